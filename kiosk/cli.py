@@ -1,0 +1,71 @@
+"""The ``kiosk`` command: one entry point for the kiosk's processes and IT's tools.
+
+Each subcommand lives in the module that owns it; this file only wires argparse to them, so a
+missing optional dependency of one subcommand never breaks another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from kiosk import __version__
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    from kiosk.config import run_config_check
+
+    return run_config_check(args)
+
+
+def _ils_sim(args: argparse.Namespace) -> int:
+    # Demo wiring: the only place kiosk/ reaches into hardware_mocks/, and only when asked.
+    from hardware_mocks.ils.cli import add_arguments, run_ils_sim
+
+    parser = argparse.ArgumentParser(prog="kiosk ils-sim", description="the simulated ILS (a real SIP2 server)")
+    add_arguments(parser)
+    return run_ils_sim(parser.parse_args(args.passthrough))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from kiosk.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Library self-service kiosk")
+    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    config = commands.add_parser("config", help="validate and show the merged configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = config_commands.add_parser("check", help="validate every config layer; exit 1 on problems")
+    check.add_argument("--show", action="store_true", help="print the merged settings, secrets masked")
+    check.add_argument("--config-dir", default=None, help="directory holding kiosk.toml (default /etc/kiosk)")
+    check.add_argument("--secrets", default=None, help="secrets file (default <config-dir>/secrets.toml)")
+    check.set_defaults(func=_config_check)
+
+    sim = commands.add_parser("ils-sim", help="run the simulated ILS (a real SIP2 server)", add_help=False)
+    sim.set_defaults(func=_ils_sim, passthrough_ok=True)
+
+    demo = commands.add_parser("demo", help="play a patron session against the simulated ILS")
+    demo.add_argument("--pace", type=float, default=0.0, help="seconds to pause between steps")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if getattr(args, "passthrough_ok", False):
+        args.passthrough = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,654 @@
+"""Layered TOML configuration turned into validated, typed, frozen settings.
+
+Why layers: the package ships defaults that run the local demo; IT's fleet file, per-branch drop-ins
+and a secrets file each override the one before, so every site states only its differences and the
+secrets live in the one file that is locked down. Why strict: a kiosk that starts with a typo'd key
+silently ignored fails later in front of a patron, so every file is checked at start and every problem
+is reported at once, one line each, naming the file that set the value.
+
+The schema is the settings dataclasses themselves: each field carries a :class:`Check` (what a valid
+value is, said in words for the error line), a doc string and a secret flag in its metadata. A later
+issue adds a section by writing a dataclass of ``setting(...)`` fields, adding it to :class:`Settings`,
+and, when values depend on each other, appending a function to ``CROSS_CHECKS``.
+
+Parsing is a pure core (:func:`parse_layers`: bytes in, settings or problems out) under a thin shell
+(:func:`read_layers`) that finds the files, reads them and checks the secrets file's mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import hashlib
+import importlib.resources
+import ipaddress
+import json
+import logging
+import math
+import os
+import re
+import stat
+import sys
+import tomllib
+import typing
+import zoneinfo
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_DIR = Path("/etc/kiosk")
+MAIN_FILE = "kiosk.toml"
+DROPIN_DIR = "kiosk.d"
+SECRETS_FILE = "secrets.toml"
+MASK = "********"
+BUILTIN = "built-in default"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` holds one self-contained line per problem."""
+
+    def __init__(self, problems: Sequence[str], warnings: Sequence[str] = ()) -> None:
+        self.problems = list(problems)
+        self.warnings = list(warnings)
+        super().__init__("\n".join(self.problems))
+
+
+# --------------------------------------------------------------------------------------------------
+# Schema primitives
+
+
+@dataclass(frozen=True)
+class Check:
+    """What a valid value is. ``expected`` completes the sentence "expected ..." in error lines."""
+
+    expected: str
+    accepts: Callable[[Any], bool]
+    convert: Callable[[Any], Any] = lambda value: value
+    choices: tuple[str, ...] = ()  # offered as "did you mean" when a string value is close to one
+
+
+def setting(default: Any = dataclasses.MISSING, *, check: Check, doc: str, secret: bool = False) -> Any:
+    """Declare one configuration key. Without a default the key is required in some layer."""
+    metadata = {"check": check, "doc": doc, "secret": secret}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def integer(low: int, high: int) -> Check:
+    return Check(f"an integer {low}-{high}", lambda v: _is_int(v) and low <= v <= high)
+
+
+def positive_number() -> Check:
+    return Check("a number > 0", lambda v: _is_number(v) and v > 0, convert=float)
+
+
+def boolean() -> Check:
+    return Check("true or false", lambda v: isinstance(v, bool))
+
+
+def one_of(*choices: str) -> Check:
+    listed = ", ".join(f'"{c}"' for c in choices)
+    return Check(f"one of {listed}", lambda v: v in choices, choices=choices)
+
+
+def text(*, nonempty: bool = False) -> Check:
+    if nonempty:
+        return Check("a non-empty string", lambda v: isinstance(v, str) and v.strip() != "")
+    return Check("a string", lambda v: isinstance(v, str))
+
+
+_SIP2_FORBIDDEN = re.compile(r"[|\r\n]")
+
+
+def sip2_text(*, nonempty: bool = False) -> Check:
+    """A value sent inside a SIP2 field: ``|`` would end the field and CR/LF the message."""
+    what = "a non-empty string" if nonempty else "a string"
+    return Check(
+        f"{what} without |, CR or LF (it is sent inside a SIP2 field)",
+        lambda v: isinstance(v, str) and (v.strip() != "" or not nonempty) and not _SIP2_FORBIDDEN.search(v),
+    )
+
+
+def existing_file() -> Check:
+    return Check(
+        "an absolute path to an existing file",
+        lambda v: isinstance(v, str) and os.path.isabs(v) and os.path.isfile(v),
+    )
+
+
+def _is_timezone(value: object) -> bool:
+    if not isinstance(value, str) or not value or value.startswith("/"):
+        return False
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def timezone() -> Check:
+    return Check('an IANA time zone name such as "Europe/Berlin"', _is_timezone)
+
+
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*")
+
+
+def language_tag() -> Check:
+    return Check(
+        'a language code such as "en" or "pt-BR"',
+        lambda v: isinstance(v, str) and _LANGUAGE_TAG.fullmatch(v) is not None,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The settings (schema and typed result in one)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteSettings:
+    """[site]: who this kiosk belongs to."""
+
+    name: str = setting(check=text(nonempty=True), doc="library name shown to patrons")
+    branch: str = setting("", check=text(), doc="branch name or code, shown to staff and in reports")
+    institution_id: str = setting(check=sip2_text(nonempty=True), doc="SIP2 institution id (field AO)")
+    language: str = setting("en", check=language_tag(), doc="language the screens start in")
+    timezone: str | None = setting(None, check=timezone(), doc="IANA zone for due dates; unset: system zone")
+
+
+SIP2_ENCODINGS = ("cp850", "latin-1", "utf-8", "ascii")
+SIP2_DIALECTS = ("generic", "koha", "evergreen", "folio", "alma", "sierra", "polaris")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sip2Settings:
+    """[sip2]: how to reach the ILS."""
+
+    host: str = setting(check=text(nonempty=True), doc="ILS SIP2 server host name or address")
+    port: int = setting(6001, check=integer(1, 65535), doc="ILS SIP2 server TCP port")
+    tls: bool = setting(True, check=boolean(), doc="wrap the connection in TLS")
+    tls_ca_file: str | None = setting(None, check=existing_file(), doc="CA bundle; unset: system CAs")
+    tls_cert_file: str | None = setting(None, check=existing_file(), doc="client certificate (PEM)")
+    tls_key_file: str | None = setting(None, check=existing_file(), doc="client private key (PEM)")
+    tls_verify: bool = setting(True, check=boolean(), doc="verify the server certificate and host name")
+    allow_plain_tcp: bool = setting(False, check=boolean(), doc="permit tls = false")
+    username: str = setting("", check=sip2_text(), doc="SIP2 login user (CN); empty: no login message")
+    password: str = setting("", check=sip2_text(), doc="SIP2 login password (CO)", secret=True)
+    location: str = setting("", check=sip2_text(), doc="SIP2 location code (CP)")
+    encoding: str = setting("cp850", check=one_of(*SIP2_ENCODINGS), doc="character set the ILS speaks")
+    error_detection: bool = setting(True, check=boolean(), doc="send and check AY sequence / AZ checksum")
+    terminator: str = setting("CR", check=one_of("CR", "CRLF"), doc="message terminator")
+    dialect: str = setting("generic", check=one_of(*SIP2_DIALECTS), doc="ILS quirks to expect")
+    timeout_seconds: float = setting(10.0, check=positive_number(), doc="wait for one response")
+    heartbeat_seconds: float = setting(60.0, check=positive_number(), doc="SC status (99) interval")
+    pool_size: int = setting(1, check=integer(1, 16), doc="SIP2 connections kept open")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The whole configuration: one attribute per TOML table."""
+
+    site: SiteSettings
+    sip2: Sip2Settings
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _subsection(cls: type, field: dataclasses.Field[Any]) -> type | None:
+    """The dataclass a field holds when the field is a table of its own, else None."""
+    if "check" in field.metadata:
+        return None
+    hinted = _hints(cls)[field.name]
+    return hinted if dataclasses.is_dataclass(hinted) else None
+
+
+def schema_keys(cls: type = Settings, prefix: str = "") -> dict[str, dataclasses.Field[Any]]:
+    """Every configuration key as ``dotted.name -> field``, in declaration order."""
+    keys: dict[str, dataclasses.Field[Any]] = {}
+    for field in dataclasses.fields(cls):
+        sub = _subsection(cls, field)
+        if sub is not None:
+            keys.update(schema_keys(sub, f"{prefix}{field.name}."))
+        else:
+            keys[f"{prefix}{field.name}"] = field
+    return keys
+
+
+SECRET_KEYS = frozenset(k for k, f in schema_keys().items() if f.metadata["secret"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Layers: the pure core
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One TOML file's bytes, labelled by the path shown in messages."""
+
+    label: str
+    data: bytes
+    kind: str = "config"  # "defaults" (shipped in the package), "config" or "secrets"
+    world_readable: bool = True
+    problem: str | None = None  # why the file could not be used (unreadable, unsafe mode)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    settings: Settings
+    layers: tuple[str, ...]  # labels of the layers read, lowest precedence first
+    origins: Mapping[str, str]  # dotted key -> label of the layer that set it (absent: built-in default)
+    warnings: tuple[str, ...]
+
+
+def _show(value: object, *, secret: bool = False) -> str:
+    """A value as it would be written in TOML, for "got ..."; a secret only by its kind."""
+    if secret or isinstance(value, dict | list):
+        kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", dict: "a table"}
+        return kinds.get(type(value), "an array" if isinstance(value, list) else "a date/time")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        shown = json.dumps(value if len(value) <= 60 else value[:57] + "...", ensure_ascii=False)
+        return shown
+    if isinstance(value, int) and abs(value) > 10**30:
+        return "a very large integer"
+    return str(value)
+
+
+def _did_you_mean(word: str, candidates: Sequence[str], prefix: str) -> str:
+    lowered = {c.lower(): c for c in candidates}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return f' (did you mean "{prefix}{lowered[close[0]]}"?)' if close else ""
+
+
+def _elsewhere(key: str, dotted_here: str) -> str:
+    """Hint for a known key written under the wrong table."""
+    homes = [k for k in schema_keys() if k.rsplit(".", 1)[-1] == key and k != dotted_here]
+    if not homes:
+        return ""
+    table = homes[0].rsplit(".", 1)[0]
+    return f' (did you mean "{homes[0]}" in [{table}]?)'
+
+
+_TOML_POSITION = re.compile(r"^(?P<reason>.*) \(at (?:line (?P<line>\d+), column (?P<col>\d+)|end of document)\)$")
+
+
+def _parse_toml(layer: Layer) -> tuple[dict[str, Any] | None, str | None]:
+    """The layer's table, or the one problem line that says why it has none."""
+    try:
+        text_ = layer.data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = layer.data.count(b"\n", 0, error.start) + 1
+        column = error.start - layer.data.rfind(b"\n", 0, error.start)
+        return None, f"{layer.label}: line {line}, column {column}: not valid UTF-8"
+    try:
+        return tomllib.loads(text_), None
+    except tomllib.TOMLDecodeError as error:
+        match = _TOML_POSITION.match(str(error))
+        if match is None:
+            return None, f"{layer.label}: TOML syntax error: {error}"
+        if match["line"] is None:
+            where = f"line {text_.count(chr(10)) + 1} (end of file)"
+        else:
+            where = f"line {match['line']}, column {match['col']}"
+        return None, f"{layer.label}: {where}: TOML syntax error: {match['reason'].lower()}"
+    except RecursionError:
+        return None, f"{layer.label}: TOML syntax error: arrays or inline tables nested too deeply"
+    except ValueError as error:  # tomllib lets int() refuse numbers past Python's digit limit through
+        reason = "an integer with too many digits" if "digits" in str(error) else str(error)
+        return None, f"{layer.label}: TOML syntax error: {reason}"
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@dataclass
+class _Merge:
+    """What the layers add up to so far, and what was wrong with them."""
+
+    secrets_hint: str
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
+    origins: dict[str, Layer] = dataclasses.field(default_factory=dict)
+    rejected: set[str] = dataclasses.field(default_factory=set)  # keys some layer gave a bad value
+    problems: list[str] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+    def add(self, layer: Layer, cls: type, table: Mapping[str, Any], prefix: str = "") -> None:
+        """Check one layer's table against one schema section, recording the values it sets."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for key, value in table.items():
+            # Quoted TOML keys may hold anything, line breaks included: keep each problem one line.
+            dotted = prefix + (key if _BARE_KEY.fullmatch(key) else json.dumps(key[:60]))
+            field = fields.get(key)
+            if field is None:
+                kind = "section" if isinstance(value, dict) else "key"
+                hint = _did_you_mean(key, list(fields), prefix) or _elsewhere(key, dotted)
+                self.problems.append(f"{layer.label}: {dotted}: unknown {kind}{hint}")
+                continue
+            sub = _subsection(cls, field)
+            if sub is not None:
+                if isinstance(value, dict):
+                    self.add(layer, sub, value, f"{dotted}.")
+                else:
+                    got = _show(value)
+                    self.problems.append(f"{layer.label}: {dotted}: expected a table [{dotted}], got {got}")
+                continue
+            self._add_value(layer, field, dotted, value)
+
+    def _add_value(self, layer: Layer, field: dataclasses.Field[Any], dotted: str, value: Any) -> None:
+        check: Check = field.metadata["check"]
+        secret: bool = field.metadata["secret"]
+        if not check.accepts(value):
+            hint = ""
+            if check.choices and isinstance(value, str) and not secret:
+                hint = _did_you_mean(value, check.choices, "")
+            got = _show(value, secret=secret)
+            self.problems.append(f"{layer.label}: {dotted}: expected {check.expected}, got {got}{hint}")
+            self.rejected.add(dotted)
+            return
+        if secret and value and layer.kind != "secrets" and layer.world_readable:
+            self.warnings.append(
+                f"{layer.label}: {dotted}: secret in a world-readable file; move it to {self.secrets_hint} (chmod 600)"
+            )
+        self.values[dotted] = check.convert(value)
+        self.origins[dotted] = layer
+
+
+def _build(cls: type, prefix: str, values: Mapping[str, Any], missing: list[str]) -> Any:
+    kwargs: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        dotted = f"{prefix}{field.name}"
+        sub = _subsection(cls, field)
+        if sub is not None:
+            kwargs[field.name] = _build(sub, f"{dotted}.", values, missing)
+        elif dotted in values:
+            kwargs[field.name] = values[dotted]
+        elif field.default is dataclasses.MISSING:
+            missing.append(dotted)
+    return None if missing else cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which layer set each key, for cross-key problem lines that must name a file."""
+
+    labels: Mapping[str, str]
+    kinds: Mapping[str, str]
+
+    def label(self, dotted: str) -> str:
+        return self.labels.get(dotted, BUILTIN)
+
+    def kind(self, dotted: str) -> str:
+        return self.kinds.get(dotted, "builtin")
+
+
+# Checks between keys: each gets the settings and their provenance and yields problem lines.
+# Later sections append theirs.
+CrossCheck = Callable[[Settings, Provenance], Iterator[str]]
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_sip2_transport(settings: Settings, origin: Provenance) -> Iterator[str]:
+    sip2 = settings.sip2
+    if sip2.tls:
+        if (sip2.tls_cert_file is None) != (sip2.tls_key_file is None):
+            given = "sip2.tls_cert_file" if sip2.tls_cert_file else "sip2.tls_key_file"
+            yield (
+                f"{origin.label(given)}: {given}: expected sip2.tls_cert_file and sip2.tls_key_file together "
+                f"(a client certificate needs its key), got only {given}"
+            )
+        return
+    if not sip2.allow_plain_tcp:
+        yield (
+            f"{origin.label('sip2.tls')}: sip2.tls: expected true unless sip2.allow_plain_tcp = true "
+            f"(plain TCP sends the SIP2 password and patron data unencrypted), got false"
+        )
+    elif not _is_loopback(sip2.host) and origin.kind("sip2.allow_plain_tcp") == "defaults":
+        yield (
+            f"{origin.label('sip2.host')}: sip2.host: expected a loopback address while only the package "
+            f"defaults allow plain TCP, got {_show(sip2.host)}: set sip2.tls = true, or set "
+            f"sip2.allow_plain_tcp = true in your own {MAIN_FILE} or {DROPIN_DIR} file"
+        )
+
+
+def _check_sip2_encodable(settings: Settings, origin: Provenance) -> Iterator[str]:
+    encoding = settings.sip2.encoding
+    for dotted in ("site.institution_id", "sip2.username", "sip2.password", "sip2.location"):
+        section, key = dotted.split(".")
+        value = getattr(getattr(settings, section), key)
+        try:
+            value.encode(encoding)
+        except UnicodeEncodeError:
+            shown = _show(value, secret=dotted in SECRET_KEYS)
+            yield (
+                f"{origin.label(dotted)}: {dotted}: "
+                f"expected text that {encoding} (sip2.encoding) can encode, got {shown}"
+            )
+
+
+CROSS_CHECKS: list[CrossCheck] = [_check_sip2_transport, _check_sip2_encodable]
+
+
+def parse_layers(
+    layers: Sequence[Layer], *, secrets_hint: str = SECRETS_FILE, main_hint: str = MAIN_FILE
+) -> LoadedConfig:
+    """Merge and validate layers, lowest precedence first; raise ConfigError listing every problem.
+
+    Merging is by leaf key: a layer that sets only ``sip2.port`` keeps every other ``sip2`` key from
+    the layers before it, which is the deep merge of tables that TOML users expect. Every layer is
+    checked on its own, so a bad value is reported even when a later layer overrides it: it is still
+    a mistake in that file. ``secrets_hint`` and ``main_hint`` are the paths named in advice.
+    """
+    merge = _Merge(secrets_hint)
+    for layer in layers:
+        if layer.problem is not None:
+            merge.problems.append(f"{layer.label}: {layer.problem}")
+            continue
+        table, problem = _parse_toml(layer)
+        if problem is not None:
+            merge.problems.append(problem)
+        elif table is not None:
+            merge.add(layer, Settings, table)
+    missing: list[str] = []
+    settings = _build(Settings, "", merge.values, missing)
+    problems = merge.problems
+    # A key whose only value was refused has its problem line already; "required" would be noise.
+    problems.extend(
+        f"{main_hint}: {key}: required, but no layer sets it" for key in missing if key not in merge.rejected
+    )
+    labels = {key: layer.label for key, layer in merge.origins.items()}
+    if settings is not None:
+        provenance = Provenance(labels, {key: layer.kind for key, layer in merge.origins.items()})
+        for cross_check in CROSS_CHECKS:
+            problems.extend(cross_check(settings, provenance))
+    if problems:
+        raise ConfigError(problems, merge.warnings)
+    return LoadedConfig(settings, tuple(layer.label for layer in layers), labels, tuple(merge.warnings))
+
+
+# --------------------------------------------------------------------------------------------------
+# The shell: finding and reading the files
+
+
+def defaults_layer() -> Layer:
+    """The package's own defaults.toml (package data, so it also works from an installed wheel)."""
+    resource = importlib.resources.files("kiosk").joinpath("defaults.toml")
+    return Layer(str(resource), resource.read_bytes(), kind="defaults")
+
+
+def resolve_secrets_path(
+    config_dir: Path, secrets_path: str | os.PathLike[str] | None, environ: Mapping[str, str]
+) -> Path:
+    """An explicit path wins; then systemd's LoadCredential= copy; then ``<config_dir>/secrets.toml``.
+
+    Under LoadCredential= the service user cannot read /etc/kiosk/secrets.toml (root, 0600), so when
+    the credential exists that file is not consulted at all.
+    """
+    if secrets_path is not None:
+        return Path(secrets_path)
+    credentials = environ.get("CREDENTIALS_DIRECTORY")
+    if credentials:
+        candidate = Path(credentials) / SECRETS_FILE
+        if candidate.exists():
+            return candidate
+    return config_dir / SECRETS_FILE
+
+
+def _read_layer(path: Path, kind: str) -> Layer:
+    """One file as a layer; a file that cannot be used becomes a layer that carries its problem."""
+    try:
+        with path.open("rb") as file:
+            # Mode from the open file, not a second lookup by name: what is checked is what is read.
+            mode = stat.S_IMODE(os.fstat(file.fileno()).st_mode)
+            if kind == "secrets" and mode & 0o077:
+                return Layer(
+                    str(path),
+                    b"",
+                    kind,
+                    problem=f"mode {mode:04o} lets group or others read this secrets file; "
+                    f"refusing it: run chmod 600 {path}",
+                )
+            data = file.read()
+    except OSError as error:
+        return Layer(str(path), b"", kind, problem=f"cannot read: {error.strerror or error}")
+    return Layer(str(path), data, kind, world_readable=bool(mode & stat.S_IROTH))
+
+
+def read_layers(config_dir: Path, secrets_path: Path) -> list[Layer]:
+    """Every layer that exists, lowest precedence first (a missing file is simply not a layer)."""
+    layers = [defaults_layer()]
+    candidates = [config_dir / MAIN_FILE]
+    dropins = config_dir / DROPIN_DIR
+    if dropins.exists():
+        try:
+            names = sorted(n for n in os.listdir(dropins) if n.endswith(".toml") and not n.startswith("."))
+        except OSError as error:
+            layers.append(Layer(str(dropins), b"", problem=f"cannot list: {error.strerror or error}"))
+            names = []
+        candidates.extend(dropins / name for name in names)
+    layers.extend(_read_layer(path, "config") for path in candidates if path.exists() or path.is_symlink())
+    if secrets_path.exists() or secrets_path.is_symlink():
+        layers.append(_read_layer(secrets_path, "secrets"))
+    return layers
+
+
+def load_config(
+    config_dir: str | os.PathLike[str] | None = None,
+    secrets_path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Read every layer and validate; raise ConfigError with every problem found, in layer order."""
+    directory = Path(config_dir) if config_dir is not None else DEFAULT_CONFIG_DIR
+    secrets = resolve_secrets_path(directory, secrets_path, os.environ if environ is None else environ)
+    layers = read_layers(directory, secrets)
+    return parse_layers(layers, secrets_hint=str(secrets), main_hint=str(directory / MAIN_FILE))
+
+
+def load_settings(
+    config_dir: str | os.PathLike[str] | None = None,
+    secrets_path: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """The validated settings for a process to run on; warnings go to the log."""
+    loaded = load_config(config_dir, secrets_path)
+    for warning in loaded.warnings:
+        log.warning("%s", warning)
+    return loaded.settings
+
+
+# --------------------------------------------------------------------------------------------------
+# Showing and hashing
+
+
+def _plain(obj: Any, *, secrets: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(obj):
+        value = getattr(obj, field.name)
+        if dataclasses.is_dataclass(value):
+            out[field.name] = _plain(value, secrets=secrets)
+        elif secrets or not field.metadata.get("secret"):
+            out[field.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def config_hash(settings: Settings) -> str:
+    """sha256 of the non-secret values: equal settings hash equal however the layers spelled them."""
+    plain = _plain(settings, secrets=False)
+    canonical = json.dumps(plain, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        # JSON's escapes are TOML's; JSON leaves DEL raw, which TOML forbids in a basic string.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def render(loaded: LoadedConfig) -> str:
+    """The merged settings as TOML, secrets masked, each key annotated with the layer that set it."""
+    lines = [
+        f"# kiosk configuration, sha256 {config_hash(loaded.settings)}",
+        "# layers, lowest precedence first:",
+    ]
+    lines.extend(f"#   {i}. {label}" for i, label in enumerate(loaded.layers, 1))
+    current_table = None
+    for dotted, field in schema_keys().items():
+        table, key = dotted.rsplit(".", 1)
+        if table != current_table:
+            lines.extend(["", f"[{table}]"])
+            current_table = table
+        value: Any = loaded.settings
+        for part in dotted.split("."):
+            value = getattr(value, part)
+        source = loaded.origins.get(dotted, BUILTIN)
+        if value is None:
+            lines.append(f"# {key} is not set ({BUILTIN})")  # TOML has no null: unset is the only None
+            continue
+        shown = MASK if field.metadata["secret"] and value else value
+        lines.append(f"{key} = {_toml_value(shown)}  # {'from ' if source != BUILTIN else ''}{source}")
+    return "\n".join(lines) + "\n"
+
+
+def run_config_check(args: argparse.Namespace) -> int:
+    """``kiosk config check [--show]``: 0 and a summary when valid, else each problem on stderr and 1."""
+    try:
+        loaded = load_config(args.config_dir, args.secrets)
+    except ConfigError as error:
+        for warning in error.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        count = len(error.problems)
+        print(f"config NOT OK: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
+        return 1
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.show:
+        sys.stdout.write(render(loaded))
+    count = len(loaded.layers)
+    print(f"config OK ({count} layer{'s' if count != 1 else ''}: {', '.join(loaded.layers)})")
+    return 0
