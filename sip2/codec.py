@@ -147,7 +147,9 @@ def decode_frame(data: bytes, *, encoding: str = "cp850", strict: bool = False) 
         n = len(body)
         # Error-detection trailer: ...AY<n>AZ<xxxx> (SIPServer insists AY is 9 from the end),
         # or a bare AZ<xxxx> on 96/97.
-        if n >= 9 and body[n - 9 : n - 7] == b"AY" and body[n - 6 : n - 4] == b"AZ":
+        # A frame without a trailer ends in "|" (not a hex digit), so a value that happens
+        # to end in "AY1AZ12" is never mistaken for one.
+        if n >= 9 and body[n - 9 : n - 7] == b"AY" and body[n - 6 : n - 4] == b"AZ" and _is_hex(body[n - 4 :]):
             digit = body[n - 7]
             if not 0x30 <= digit <= 0x39:
                 raise SIP2DecodeError("sequence number AY is not a digit", raw)
@@ -155,7 +157,7 @@ def decode_frame(data: bytes, *, encoding: str = "cp850", strict: bool = False) 
             sequence = digit - 0x30
             had_checksum = True
             body = body[: n - 9]
-        elif n >= 6 and body[n - 6 : n - 4] == b"AZ" and body[:2] in (b"96", b"97"):
+        elif n >= 6 and body[n - 6 : n - 4] == b"AZ" and body[:2] in (b"96", b"97") and _is_hex(body[n - 4 :]):
             _verify(body, raw)
             had_checksum = True
             body = body[: n - 6]
@@ -167,10 +169,12 @@ def decode_frame(data: bytes, *, encoding: str = "cp850", strict: bool = False) 
         raise SIP2DecodeError(f"undecodable frame ({type(exc).__name__}: {exc})", raw) from exc
 
 
+def _is_hex(value: bytes) -> bool:
+    return all(b in _HEX for b in value)
+
+
 def _verify(body: bytes, raw: bytes) -> None:
     value = body[-4:]
-    if not all(b in _HEX for b in value):
-        raise ChecksumError(f"checksum {value!r} is not 4 hex digits", raw)
     if not checksum_ok(body[:-4], value):
         raise ChecksumError(f"checksum {value.decode('ascii')} does not match the frame", raw)
 

@@ -48,7 +48,6 @@ class ZoneLabel(tzinfo):
         return f"ZoneLabel({self.label!r})"
 
 
-@functools.lru_cache(maxsize=512)
 def encode_date(value: datetime | None) -> str:
     """18 chars ``YYYYMMDDZZZZHHMMSS``: naive = local (blank zone), UTC = ``   Z``.
 
@@ -57,7 +56,13 @@ def encode_date(value: datetime | None) -> str:
     """
     if value is None:
         return BLANK_DATE
-    tz = value.tzinfo
+    # The zone is part of the cache key: a datetime labelled " EST" compares equal to the
+    # naive one (neither has a UTC offset), yet encodes differently.
+    return _encode_date(value, value.tzinfo)
+
+
+@functools.lru_cache(maxsize=512)
+def _encode_date(value: datetime, tz: tzinfo | None) -> str:
     if tz is None:
         zone = "    "
     elif isinstance(tz, ZoneLabel):
