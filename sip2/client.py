@@ -74,7 +74,7 @@ from sip2.messages import (
     Response,
     SCStatus,
 )
-from sip2.session import ClientSession, ResponseReceived, SendAgain
+from sip2.session import MAX_FRAME_BYTES, ClientSession, ResponseReceived, SendAgain
 
 wire_log = logging.getLogger("sip2.wire")
 log = logging.getLogger("sip2.client")
@@ -313,6 +313,50 @@ class SIP2Client:
         except OSError as exc:
             raise SIP2ConnectionError(f"cannot send to the ILS: {exc}") from exc
         self._last_activity = time.monotonic()
+
+    def exchange_raw(self, data: bytes, timeout: float) -> tuple[bytes, float]:
+        """Write ``data`` on the client's logged-in connection; return every byte read up to and
+        including the first CR, plus whatever follows within 50 ms (the LF of a CRLF server), and
+        the seconds until that CR arrived.
+
+        For diagnostics (``sip2 raw``): the bytes bypass the session, so sequence numbering and
+        resend handling are the caller's business, and the connection should be closed after.
+        """
+        with self._lock:
+            sock = self._sock
+            if sock is None:
+                raise SIP2ConnectionError("not connected")
+            try:
+                sock.sendall(data)
+            except OSError as exc:
+                raise SIP2ConnectionError(f"cannot send to the ILS: {exc}") from exc
+            received = b""
+            start = time.perf_counter()
+            deadline = time.monotonic() + timeout
+            while b"\r" not in received:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise SIP2Timeout(f"no answer within {timeout:g} s")
+                sock.settimeout(remaining)
+                try:
+                    chunk = sock.recv(65536)
+                except TimeoutError:
+                    raise SIP2Timeout(f"no answer within {timeout:g} s") from None
+                except OSError as exc:
+                    raise SIP2ConnectionError(f"connection lost waiting for the answer: {exc}") from exc
+                if not chunk:
+                    if received:
+                        return received, time.perf_counter() - start  # no terminator: show it anyway
+                    raise SIP2ConnectionError("the ILS closed the connection without answering")
+                received += chunk
+                if len(received) > MAX_FRAME_BYTES:
+                    raise SIP2DecodeError(f"no terminator within {MAX_FRAME_BYTES} bytes", received)
+            elapsed = time.perf_counter() - start
+            if received.endswith(b"\r"):
+                sock.settimeout(0.05)
+                with contextlib.suppress(OSError):
+                    received += sock.recv(65536)
+            return received, elapsed
 
     def _typed(self, request: Request, expected: type[R]) -> R:
         response = self.request(request)

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from sip2.compiled import Irregular
 from sip2.errors import ChecksumError, SIP2DecodeError, SIP2EncodeError, UnknownCommandError
+from sip2.fields import SECRET_FIELDS
 from sip2.layout import VAR_DECODERS, VAR_ENCODERS, VAR_LIST, VAR_TEXT
 from sip2.messages import MESSAGE_TYPES, Message, RequestACSResend, RequestSCResend
 
@@ -62,10 +63,8 @@ def encode(
     body = encode_text(msg)
     try:
         data = body.encode(encoding)
-    except UnicodeEncodeError as exc:
-        raise SIP2EncodeError(
-            f"{type(msg).__name__}: {body[exc.start:exc.end]!r} cannot be sent in {encoding}"
-        ) from None
+    except UnicodeEncodeError:
+        raise SIP2EncodeError(_unencodable(msg, encoding)) from None
     if msg.code in _RESEND_CODES:
         if error_detection or sequence is not None:
             data += b"AZ"
@@ -108,7 +107,7 @@ def _encode_text_generic(msg: Message) -> str:
             if required:
                 parts.append(f"{field_id}|")
         elif kind == VAR_TEXT:
-            parts.append(f"{field_id}{_checked(name, attr, value)}|")
+            parts.append(f"{field_id}{_checked(name, attr, value, field_id in SECRET_FIELDS)}|")
         else:
             parts.append(f"{field_id}{_checked(name, attr, VAR_ENCODERS[kind](value))}|")
     for field_id, value in msg.extra:
@@ -118,14 +117,32 @@ def _encode_text_generic(msg: Message) -> str:
     return "".join(parts)
 
 
-def _checked(name: str, attr: str, value: Any) -> str:
+def _checked(name: str, attr: str, value: Any, secret: bool = False) -> str:
     if not isinstance(value, str):
         raise SIP2EncodeError(f"{name}.{attr}: expected text, got {type(value).__name__}")
     if "|" in value or "\r" in value:
         # Refuse rather than rewrite: a barcode or PIN with a delimiter in it is an
         # injection attempt or a scanner misconfiguration, never something to send.
-        raise SIP2EncodeError(f"{name}.{attr}: value contains a field delimiter or CR: {value!r}")
+        shown = "(secret, not shown)" if secret else repr(value)
+        raise SIP2EncodeError(f"{name}.{attr}: value contains a field delimiter or CR: {shown}")
     return value
+
+
+def _unencodable(msg: Message, encoding: str) -> str:
+    """Which field cannot be sent in ``encoding``, without ever showing a secret's characters."""
+    name = type(msg).__name__
+    for field_id, attr, _kind, _required in msg._layout.variables:
+        value = getattr(msg, attr)
+        for item in value if isinstance(value, tuple) else (value,):
+            if not isinstance(item, str):
+                continue
+            try:
+                item.encode(encoding)
+            except UnicodeEncodeError as exc:
+                if field_id in SECRET_FIELDS:
+                    return f"{name}.{attr}: a character cannot be sent in {encoding} (secret, not shown)"
+                return f"{name}.{attr}: {item[exc.start:exc.end]!r} cannot be sent in {encoding}"
+    return f"{name}: text that cannot be sent in {encoding}"
 
 
 def strip_terminator(data: bytes) -> bytes:

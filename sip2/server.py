@@ -192,7 +192,10 @@ class SIP2Server:
         return str(host), int(port)
 
     def start(self) -> SIP2Server:
-        self._thread = threading.Thread(target=self._tcp.serve_forever, name="sip2-server", daemon=True)
+        # A short poll interval makes stop() prompt (socketserver's default costs 0.5 s).
+        self._thread = threading.Thread(
+            target=self._tcp.serve_forever, kwargs={"poll_interval": 0.05}, name="sip2-server", daemon=True
+        )
         self._thread.start()
         return self
 

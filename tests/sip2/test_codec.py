@@ -209,6 +209,16 @@ def test_encoding_errors_are_typed() -> None:
         encode(m.SCStatus(), sequence=10)
 
 
+def test_encode_errors_never_show_a_secret() -> None:
+    for bad in ("pa|ss99", "pa\rss99"):
+        with pytest.raises(SIP2EncodeError) as err:
+            encode(m.Login(login_user_id="u", login_password=bad))
+        assert "ss99" not in str(err.value) and "login_password" in str(err.value)
+    with pytest.raises(SIP2EncodeError) as err:
+        encode(m.PatronStatusRequest(institution_id="I", patron_id="p", patron_password="12ü4"), encoding="ascii")
+    assert "ü" not in str(err.value) and "patron_password" in str(err.value)
+
+
 def test_malformed_input_raises_typed_errors_with_raw_bytes() -> None:
     with pytest.raises(UnknownCommandError) as unknown:
         decode(b"XX123\r")
