@@ -188,6 +188,7 @@ class Sip2Settings:
     encoding: str = setting("cp850", check=one_of(*SIP2_ENCODINGS), doc="character set the ILS speaks")
     error_detection: bool = setting(True, check=boolean(), doc="send and check AY sequence / AZ checksum")
     terminator: str = setting("CR", check=one_of("CR", "CRLF"), doc="message terminator")
+    blank_nb_due_date: bool = setting(True, check=boolean(), doc="send 18 blanks as an unused nb due date")
     dialect: str = setting("generic", check=one_of(*SIP2_DIALECTS), doc="ILS quirks to expect")
     timeout_seconds: float = setting(10.0, check=positive_number(), doc="wait for one response")
     heartbeat_seconds: float = setting(60.0, check=positive_number(), doc="SC status (99) interval")

@@ -124,6 +124,10 @@ class ClientConfig:
     max_resends: int = 3
     #: how often a safe request is retried on a fresh connection after a lost response
     retries: int = 1
+    #: What a checkout/renew without a no-block due date carries in "nb due date": 18 blanks
+    #: (the spec's examples, most servers) or the transaction date, for strict servers such as
+    #: pysip2 that refuse blanks (reference §4 #4).
+    blank_nb_due_date: bool = True
 
 
 class SIP2Client:
@@ -138,7 +142,9 @@ class SIP2Client:
         self.acs_status: ACSStatus | None = None
         self._heartbeat_stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        #: connections made after the first one, whatever the reason
         self.reconnects = 0
+        self._connections = 0
 
     def _new_session(self) -> ClientSession:
         c = self.config
@@ -176,6 +182,9 @@ class SIP2Client:
             sock = self._wrap_tls(sock)
         self._sock = sock
         self._session = self._new_session()
+        if self._connections:
+            self.reconnects += 1
+        self._connections += 1
         if c.username is not None:
             response = self._exchange(
                 Login(login_user_id=c.username, login_password=c.password, location_code=c.location),
@@ -252,13 +261,14 @@ class SIP2Client:
             if self._sock is None or self._peer_closed():
                 if self._sock is not None:
                     log.info("ILS closed the idle connection; reconnecting")
-                    self.reconnects += 1
                 self._connect()
             return self._exchange(request, retry=True)
 
     def _exchange(self, request: Request, *, retry: bool) -> Response:
         if getattr(request, "transaction_date", 0) is None:
             request = dataclasses.replace(request, transaction_date=datetime.now().replace(microsecond=0))
+        if not self.config.blank_nb_due_date and isinstance(request, Checkout | Renew) and request.nb_due_date is None:
+            request = dataclasses.replace(request, nb_due_date=request.transaction_date)
         attempts = 1 + (self.config.retries if retry and request.code in SAFE_TO_REPEAT else 0)
         for attempt in range(attempts):
             try:
@@ -271,7 +281,6 @@ class SIP2Client:
                 if attempt + 1 >= attempts:
                     raise
                 log.info("retrying %s on a new connection after: %s", type(request).__name__, exc)
-                self.reconnects += 1
                 self._connect()
         raise AssertionError("unreachable")  # pragma: no cover
 

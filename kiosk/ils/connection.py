@@ -41,6 +41,7 @@ def client_config(settings: Settings) -> ClientConfig:
         terminator=CRLF if s.terminator == "CRLF" else CR,
         timeout=s.timeout_seconds,
         heartbeat_interval=s.heartbeat_seconds,
+        blank_nb_due_date=s.blank_nb_due_date,
     )
 
 

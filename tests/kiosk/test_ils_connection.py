@@ -21,7 +21,7 @@ def test_defaults_point_at_the_local_demo_over_plain_tcp(tmp_path, caplog) -> No
     settings = load_settings(config_dir=tmp_path, secrets_path=tmp_path / "none.toml")
     config = client_config(settings)
     assert (config.host, config.port, config.tls) == ("127.0.0.1", 6001, None)
-    assert config.username == "demo" and config.institution_id == "demo"
+    assert config.username == "demo" and config.institution_id == "demo" and config.blank_nb_due_date
     assert "plain TCP" in caplog.text
 
 
@@ -45,6 +45,7 @@ terminator = "CRLF"
 dialect = "alma"
 timeout_seconds = 4
 heartbeat_seconds = 45
+blank_nb_due_date = false
 """)
     _write(tmp_path / "secrets.toml", '[sip2]\npassword = "s3cret"\n', 0o600)
     settings = load_settings(config_dir=tmp_path, secrets_path=tmp_path / "secrets.toml")
@@ -52,7 +53,7 @@ heartbeat_seconds = 45
     assert config.tls is not None and config.tls.ca_file == str(ca_file) and config.tls.verify
     assert (config.username, config.password, config.location) == ("kiosk7", "s3cret", "RIV-SC7")
     assert (config.encoding, config.terminator, config.institution_id) == ("utf-8", CRLF, "RIV")
-    assert (config.timeout, config.heartbeat_interval) == (4, 45)
+    assert (config.timeout, config.heartbeat_interval, config.blank_nb_due_date) == (4, 45, False)
     assert "s3cret" not in repr(config)
     assert dialect(settings).name == "alma"
     assert dialect(settings).honours_nb_due_date is True
