@@ -311,12 +311,14 @@ class SIP2Client:
                     log.warning("%s", event.reason)
                     self._send(sock, event.data)
                 elif isinstance(event, ResponseReceived):
-                    wire_log.debug("<< %s", masked_frame(event.frame.raw, self.config.encoding))
+                    if wire_log.isEnabledFor(logging.DEBUG):
+                        wire_log.debug("<< %s", masked_frame(event.frame.raw, self.config.encoding))
                     self._last_activity = time.monotonic()
                     return event.response
 
     def _send(self, sock: socket.socket, data: bytes) -> None:
-        wire_log.debug(">> %s", masked_frame(data, self.config.encoding))
+        if wire_log.isEnabledFor(logging.DEBUG):
+            wire_log.debug(">> %s", masked_frame(data, self.config.encoding))
         try:
             sock.sendall(data)
         except OSError as exc:

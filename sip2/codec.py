@@ -54,15 +54,18 @@ def encode(
     sequence: int | None = None,
     error_detection: bool | None = None,
     terminator: bytes = CR,
+    errors: str = "strict",
 ) -> bytes:
     """Encode one message as a frame.
 
     ``sequence`` (0-9) appends ``AY<n>AZ<checksum>``. For 96/97, which carry no sequence
     number, ``error_detection=True`` appends the bare ``AZ<checksum>`` (``97AZFEF5``).
+    ``errors="replace"`` sends ``?`` for text the encoding cannot carry, as SIPServer does for
+    titles; a self-check keeps the default, so a PIN or barcode is never silently altered.
     """
     body = encode_text(msg)
     try:
-        data = body.encode(encoding)
+        data = body.encode(encoding, errors)
     except UnicodeEncodeError:
         raise SIP2EncodeError(_unencodable(msg, encoding)) from None
     if msg.code in _RESEND_CODES:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sip2.codec import CR
+from sip2.errors import SIP2EncodeError
 from sip2.masking import masked_frame
 from sip2.messages import Login, Request, Response, SCStatus
 from sip2.session import BadFrame, Reply, RequestReceived, ServerSession
@@ -39,7 +40,19 @@ class ConnectionContext:
     closed: threading.Event = field(default_factory=threading.Event)
 
 
-HandlerResult = Response | bytes | None
+@dataclass(frozen=True)
+class Corrupted:
+    """Fault injection: send ``response`` damaged by ``damage`` (applied to the encoded frame).
+
+    A 97 that follows gets the undamaged frame, as from a real ILS whose answer was hit on the
+    wire, so a client's recovery can be tested.
+    """
+
+    response: Response
+    damage: Callable[[bytes], bytes]
+
+
+HandlerResult = Response | Corrupted | bytes | None
 _HandlerFn = Callable[..., HandlerResult]
 
 
@@ -108,7 +121,8 @@ class _Handler(socketserver.BaseRequestHandler):
         assert isinstance(event, RequestReceived)
         request = event.request
         ctx.requests += 1
-        log.debug("<< %s", masked_frame(event.frame.raw, owner.encoding))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("<< %s", masked_frame(event.frame.raw, owner.encoding))
         early_status = owner.allow_status_before_login and isinstance(request, SCStatus)
         exempt = isinstance(request, Login) or early_status
         if owner.require_login and not ctx.logged_in and not exempt:
@@ -117,12 +131,19 @@ class _Handler(socketserver.BaseRequestHandler):
         result = owner.app.handle(request, ctx)
         if result is None:
             return False
-        if isinstance(result, bytes):
-            session.remember(result)
-            data = result
-        else:
-            data = session.respond(result, event.frame)
-        log.debug(">> %s", masked_frame(data, owner.encoding))
+        try:
+            if isinstance(result, bytes):
+                session.remember(result)
+                data = result
+            elif isinstance(result, Corrupted):
+                data = result.damage(session.respond(result.response, event.frame))
+            else:
+                data = session.respond(result, event.frame)
+        except SIP2EncodeError as exc:
+            log.error("cannot encode the answer to %s for %s: %s", type(request).__name__, ctx.peer, exc)
+            return False
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(">> %s", masked_frame(data, owner.encoding))
         try:
             sock.sendall(data)
         except OSError:

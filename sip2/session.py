@@ -283,6 +283,7 @@ class ServerSession:
             encoding=self.encoding,
             sequence=to.sequence if to.had_checksum else None,
             terminator=self.terminator,
+            errors="replace",  # a title in the wrong code page must not cost the patron the answer
         )
         self._last_response = data
         return data

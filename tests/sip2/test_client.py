@@ -351,3 +351,15 @@ def test_wire_log_masks_pin_and_password(ils, caplog) -> None:
     assert "21234000000017" in wire  # frames really were logged
     assert "987654" not in wire and "secret" not in wire
     assert "AD****" in wire and "CO****" in wire
+
+
+def test_a_title_the_wire_encoding_cannot_carry_still_gets_an_answer(ils) -> None:
+    app, server = ils
+    server.encoding = "ascii"
+
+    @app.router.route(m.ItemInformation)
+    def item(req, ctx):
+        return m.ItemInformationResponse(circulation_status=3, item_id=req.item_id, title="Łódź")
+
+    with SIP2Client(client_config(server, encoding="ascii")) as client:
+        assert client.item_information("1").title == "??d?"
