@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=_ils_sim, passthrough_ok=True)
 
     demo = commands.add_parser("demo", help="play a patron session against the simulated ILS")
-    demo.add_argument("--pace", type=float, default=0.0, help="seconds to pause between steps")
+    demo.add_argument("--pace", type=float, default=0.0, help="seconds to pause between screens")
+    demo.add_argument("--config-dir", default=None, help="directory holding kiosk.toml (default /etc/kiosk)")
+    demo.add_argument("--secrets", default=None, help="secrets file (default <config-dir>/secrets.toml)")
     demo.set_defaults(func=_demo)
     return parser
 
