@@ -238,6 +238,24 @@ def orientation(memory: bytes) -> Oriented | None:
     return None
 
 
+def _reversed_orientation(memory: bytes) -> Oriented | None:
+    """The block-reversed reading, when its CRC fits too."""
+    truncated = _crc_fits(reverse_blocks(memory[:36]), len(memory))
+    return None if truncated is None else (reverse_blocks(memory), truncated, True)
+
+
+def _read_either(memory: bytes, oriented: Oriented) -> tuple:
+    """``_read`` with ``oriented``; if that makes no tag and the block-reversed reading's CRC fits
+    as well (rare: both readings CRC-valid), the reversed reading decides."""
+    try:
+        return _read(memory, oriented)
+    except TagFormatError:
+        other = None if oriented[2] else _reversed_orientation(memory)
+        if other is None:
+            raise
+        return _read(memory, other)
+
+
 def _checked_orientation(memory: bytes) -> Oriented:
     oriented = orientation(memory)
     if oriented is None:
@@ -309,7 +327,7 @@ def _read(memory: bytes, oriented: Oriented) -> tuple:
 def parse(memory: bytes) -> Iso28560_3Tag:
     """Decode user memory (from block 0) into the full 28560-3 model; TagFormatError if it is not one."""
     memory = bytes(memory)
-    return Iso28560_3Tag(*_read(memory, _checked_orientation(memory)))
+    return Iso28560_3Tag(*_read_either(memory, _checked_orientation(memory)))
 
 
 def _long_item_id(blocks: tuple[ExtensionBlock, ...]) -> str:
@@ -327,7 +345,8 @@ def decode(memory: bytes) -> TagData:
 
 def decode_oriented(memory: bytes, oriented: Oriented) -> TagData:
     """decode() for memory whose orientation() the caller already has (detect.py sniffs with it)."""
-    item_id, usage, parts, part, country, library, blocks, dm11, _, reversed_blocks, _ = _read(memory, oriented)
+    fields = _read_either(memory, oriented)
+    item_id, usage, parts, part, country, library, blocks, dm11, _, reversed_blocks, _ = fields
     return _tagdata(memory, item_id, usage, parts, part, country, library, blocks, dm11, reversed_blocks)
 
 

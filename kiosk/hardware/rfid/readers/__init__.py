@@ -1,0 +1,1 @@
+"""RFID reader drivers behind one interface, :class:`~kiosk.hardware.rfid.readers.base.TagReader`."""
