@@ -71,9 +71,18 @@ class Check:
     choices: tuple[str, ...] = ()  # offered as "did you mean" when a string value is close to one
 
 
-def setting(default: Any = dataclasses.MISSING, *, check: Check, doc: str, secret: bool = False) -> Any:
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    check: Check,
+    doc: str,
+    secret: bool = False,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
     """Declare one configuration key. Without a default the key is required in some layer."""
     metadata = {"check": check, "doc": doc, "secret": secret}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -195,12 +204,57 @@ class Sip2Settings:
     pool_size: int = setting(1, check=integer(1, 16), doc="SIP2 connections kept open")
 
 
+def string_map() -> Check:
+    return Check(
+        "a table of strings (key = \"value\")",
+        lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CirculationSettings:
+    """[circulation]: what patrons may do at this kiosk, and how patiently it waits."""
+
+    pin_required: bool = setting(True, check=boolean(), doc="ask for the patron's PIN after the card")
+    pin_attempts: int = setting(3, check=integer(1, 10), doc="wrong PINs before the card is refused here")
+    incomplete_sets: str = setting(
+        "require_all", check=one_of("require_all", "allow_with_message", "refuse"),
+        doc="a multi-part item with parts missing from the pad",
+    )
+    checkin_enabled: bool = setting(True, check=boolean(), doc="offer returns at this kiosk")
+    security_attempts: int = setting(3, check=integer(1, 10), doc="tries to set a tag's security before help")
+    inactivity_seconds: float = setting(60.0, check=positive_number(), doc="idle time before 'need more time?'")
+    more_time_seconds: float = setting(20.0, check=positive_number(), doc="how long 'need more time?' waits")
+    receipt: str = setting("ask", check=one_of("ask", "always", "never"), doc="receipt at the end of a session")
+    email_receipts: bool = setting(False, check=boolean(), doc="offer e-mail receipts (needs [smtp])")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnsSettings:
+    """[returns]: the unattended returns bin and how returned items are sorted."""
+
+    hold_here_bin: str = setting("holds", check=text(nonempty=True), doc="bin for items on hold at this branch")
+    hold_other_branch_bin: str = setting("transit", check=text(nonempty=True), doc="bin for holds elsewhere")
+    transit_bin: str = setting("transit", check=text(nonempty=True), doc="bin for items going home")
+    reshelve_bin: str = setting("reshelve", check=text(nonempty=True), doc="bin for items to reshelve")
+    exceptions_bin: str = setting("exceptions", check=text(nonempty=True), doc="bin for items staff must see")
+    sort_bins: dict[str, str] = setting(  # noqa: RUF009 (a field specifier, like dataclasses.field)
+        default_factory=dict, check=string_map(),
+        doc="the ILS's sort bin (CL) -> bin name; wins over the alert type",
+    )
+    bin_capacity: int = setting(150, check=integer(1, 100000), doc="items a bin holds before intake stops")
+    accept_not_on_loan: bool = setting(True, check=boolean(), doc="sort an item the ILS says was not on loan")
+    slips: bool = setting(True, check=boolean(), doc="print hold and transit slips")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """The whole configuration: one attribute per TOML table."""
 
     site: SiteSettings
     sip2: Sip2Settings
+    circulation: CirculationSettings = dataclasses.field(default_factory=lambda: CirculationSettings())
+    returns: ReturnsSettings = dataclasses.field(default_factory=lambda: ReturnsSettings())
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -376,7 +430,7 @@ def _build(cls: type, prefix: str, values: Mapping[str, Any], missing: list[str]
             kwargs[field.name] = _build(sub, f"{dotted}.", values, missing)
         elif dotted in values:
             kwargs[field.name] = values[dotted]
-        elif field.default is dataclasses.MISSING:
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             missing.append(dotted)
     return None if missing else cls(**kwargs)
 
