@@ -238,7 +238,7 @@ class ReturnsSettings:
     transit_bin: str = setting("transit", check=text(nonempty=True), doc="bin for items going home")
     reshelve_bin: str = setting("reshelve", check=text(nonempty=True), doc="bin for items to reshelve")
     exceptions_bin: str = setting("exceptions", check=text(nonempty=True), doc="bin for items staff must see")
-    sort_bins: dict[str, str] = setting(  # noqa: RUF009 (a field specifier, like dataclasses.field)
+    sort_bins: dict[str, str] = setting(
         default_factory=dict, check=string_map(),
         doc="the ILS's sort bin (CL) -> bin name; wins over the alert type",
     )

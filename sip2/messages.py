@@ -305,8 +305,10 @@ class Checkout(Request):
     cancel: bool | None = var("BI", kind=VAR_YN)
 
 
-@message("12")
-class CheckoutResponse(Response):
+@dataclasses.dataclass(kw_only=True, slots=True)
+class _LoanAnswer(Response):
+    """The layout 12 and 30 share: a loan made or extended (not itself a message)."""
+
     ok: bool = fixed(BIT, False)
     renewal_ok: bool = fixed(FLAG, False)
     magnetic_media: bool | None = fixed(YNU, None)
@@ -326,6 +328,11 @@ class CheckoutResponse(Response):
     transaction_id: str | None = var("BK")
     screen_messages: tuple[str, ...] = repeated("AF")
     print_lines: tuple[str, ...] = repeated("AG")
+
+
+@message("12")
+class CheckoutResponse(_LoanAnswer):
+    """Answer to 11 Checkout. ``renewal_ok`` Y: the ILS treated it as a renewal."""
 
 
 @message("09")
@@ -383,26 +390,8 @@ class Renew(Request):
 
 
 @message("30")
-class RenewResponse(Response):
-    ok: bool = fixed(BIT, False)
-    renewal_ok: bool = fixed(FLAG, False)
-    magnetic_media: bool | None = fixed(YNU, None)
-    desensitize: bool | None = fixed(YNU, None)
-    transaction_date: datetime | None = fixed(DATE)
-    institution_id: str = var("AO", required=True)
-    patron_id: str = var("AA", required=True)
-    item_id: str = var("AB", required=True)
-    title: str = var("AJ", required=True)
-    due_date: str = var("AH", required=True)
-    fee_type: str | None = var("BT")
-    security_inhibit: bool | None = var("CI", kind=VAR_YN)
-    currency_type: str | None = var("BH")
-    fee_amount: str | None = var("BV")
-    media_type: str | None = var("CK")
-    item_properties: str | None = var("CH")
-    transaction_id: str | None = var("BK")
-    screen_messages: tuple[str, ...] = repeated("AF")
-    print_lines: tuple[str, ...] = repeated("AG")
+class RenewResponse(_LoanAnswer):
+    """Answer to 29 Renew."""
 
 
 @message("65")
