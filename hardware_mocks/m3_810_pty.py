@@ -2,9 +2,11 @@
 
 The production driver opens the pty's slave path with pyserial exactly as it opens the pad's USB-serial
 port; this side reads Model 210 frames from the master end and answers them with the codec the driver
-uses (``m3_810_protocol``), so tests exercise real bytes on a real tty. Tags have real memory, block
-size, AFI, EAS and block locks (``SimTag``, shared with the FEIG simulation: a tag is the same tag
-whichever reader sees it); :func:`rfid501_tag` programs one in the 3M legacy layout.
+uses (``m3_810_protocol``), so tests exercise real bytes on a real tty. The pty plumbing and line faults
+are :class:`~hardware_mocks.pty_device.PtyDevice`'s; tags have real memory, block size, AFI, EAS and
+block locks (``SimTag`` in :class:`~hardware_mocks.sim_reader.SimulatedReader`'s field, shared with the
+FEIG simulation: a tag is the same tag whichever reader sees it); :func:`rfid501_tag` programs one in
+the 3M legacy layout.
 
 Faults a test (or the demo) can stage: a tag that leaves the field after N more commands addressed to
 it, a tag at the field edge that misses N commands (error 0x06), writes failing for lack of power
@@ -12,33 +14,25 @@ it, a tag at the field edge that misses N commands (error 0x06), writes failing 
 unplug / re-plug (with ``link_path``, a stable symlink follows the new pty like a udev by-id link).
 
 Run standalone: ``python -m hardware_mocks.m3_810_pty [--link PATH] [--demo-tags]`` prints the path,
-then takes the FEIG simulation's console commands on stdin (``help`` lists them).
+then takes the shared simulation console's commands on stdin (``help`` lists them).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import select
-import sys
-import threading
-import time
-import tty
-from collections import deque
 from collections.abc import Callable
 from typing import ClassVar
 
-from hardware_mocks.feig_pty import SimTag, make_uid, run_console
+from hardware_mocks.sim_reader import MFR_NXP, SimTag, SimulatedReader, make_uid, serve_standalone
 from kiosk.hardware.rfid.models import rfid501
 from kiosk.hardware.rfid.readers import m3_810_protocol as mp
 from kiosk.hardware.rfid.readers.base import SystemInfo
+from kiosk.hardware.rfid.readers.stream_decoder import StreamDecoder
 
 __all__ = ["M3PtySimulator", "SimTag", "make_uid", "rfid501_tag"]
 
 #: What the pads Biblio-RFID and koha-rfid-3m810-js met answer to the probe (10.5.0.2).
 PUBLISHED_VERSION = (0x0A, 0x05, 0x00, 0x02)
-MFR_NXP = 0x04
 #: Error replies to read/write multiblock carry one byte after the UID (frame length 0x0D in
 #: Dobrica Pavlinusic's 3m-810.pl for ``02 06`` / ``04 06``); the others end with the UID (0x0C).
 _ERROR_TAIL = {mp.Command.READ_MULTIBLOCK: b"\x00", mp.Command.WRITE_MULTIBLOCK: b"\x00"}
@@ -50,8 +44,10 @@ def rfid501_tag(uid: bytes, barcode: str, *, afi: int = 0xD7, eas: bool = True, 
     return SimTag.create(uid, memory, block_size=4, block_count=8, afi=afi, eas=eas)
 
 
-class M3PtySimulator:
+class M3PtySimulator(SimulatedReader[mp.Request]):
     """The simulated pad. Thread-safe: tests change tags while the reader thread answers."""
+
+    thread_name = "m3-810-pty-sim"
 
     def __init__(
         self,
@@ -60,212 +56,26 @@ class M3PtySimulator:
         version: tuple[int, ...] = PUBLISHED_VERSION,
         reply_delay: float = 0.0,
     ) -> None:
-        self.link_path = link_path
+        super().__init__(link_path=link_path, reply_delay=reply_delay)
         self.version = version
-        #: Seconds to wait before each reply (RF time); 0 answers as fast as the host can read.
-        self.reply_delay = reply_delay
-        self.muted = False
         #: Older firmware without Tag Info (0x0D) answers "not supported"; the driver must cope.
         self.supports_tag_info = True
         #: Check EAS reports an unarmed tag as error 0x06 (the NXP EAS ALARM's silence) instead of 0.
         self.eas_silence_as_no_transponder = False
-        self._lock = threading.RLock()
-        self._tags: dict[bytes, SimTag] = {}
-        self._leave_countdown: dict[bytes, int] = {}
-        self._misses: dict[bytes, int] = {}
         self._power_failures = 0
-        self._corrupt_replies = 0
-        self._noise = b""
-        self._master: int | None = None
-        self._slave: int | None = None
-        self._slave_path: str | None = None
-        self._wake_r: int | None = None
-        self._wake_w: int | None = None
-        self._thread: threading.Thread | None = None
-        #: Every request decoded, in order: tests assert on what the driver actually sent.
-        self.requests: deque[mp.Request] = deque(maxlen=10_000)
-        self.frames_rejected = 0
-
-    # -- lifecycle ----------------------------------------------------------------------------------
-
-    @property
-    def path(self) -> str:
-        """What the driver should open: the stable link if any, else the current pty slave."""
-        if self.link_path:
-            return self.link_path
-        if self._slave_path is None:
-            raise RuntimeError("simulator not started")
-        return self._slave_path
-
-    @property
-    def plugged_in(self) -> bool:
-        return self._thread is not None
-
-    def start(self) -> M3PtySimulator:
-        if self._thread is not None:
-            raise RuntimeError("already running")
-        master, slave = os.openpty()
-        tty.setraw(slave)  # no echo or line editing before the driver configures the port
-        os.set_blocking(master, False)
-        self._master, self._slave = master, slave
-        self._slave_path = os.ttyname(slave)
-        if self.link_path:
-            tmp = f"{self.link_path}.new"
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            os.symlink(self._slave_path, tmp)
-            os.replace(tmp, self.link_path)
-        self._wake_r, self._wake_w = os.pipe()
-        self._thread = threading.Thread(target=self._serve, name="m3-810-pty-sim", daemon=True)
-        self._thread.start()
-        return self
-
-    def unplug(self) -> None:
-        """Pull the USB plug: the reader thread stops and the pty closes (driver reads get EIO)."""
-        thread = self._thread
-        if thread is None:
-            return
-        assert self._wake_w is not None
-        os.write(self._wake_w, b"x")
-        thread.join(timeout=5)
-        self._thread = None
-        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._master = self._slave = self._wake_r = self._wake_w = None
-
-    def replug(self) -> str:
-        """Plug back in (a new pty; the link, if any, follows it). Tags on the pad stay where they were."""
-        self.unplug()
-        self.start()
-        return self.path
-
-    stop = unplug
-
-    def __enter__(self) -> M3PtySimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.unplug()
-        if self.link_path:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.link_path)
-
-    # -- the pad ------------------------------------------------------------------------------------
-
-    def place(self, *tags: SimTag) -> None:
-        with self._lock:
-            for tag in tags:
-                self._tags[tag.uid] = tag
-                self._leave_countdown.pop(tag.uid, None)
-                self._misses.pop(tag.uid, None)
-
-    def remove(self, *uids: bytes) -> None:
-        with self._lock:
-            for uid in map(bytes, uids):
-                self._tags.pop(uid, None)
-                self._leave_countdown.pop(uid, None)
-                self._misses.pop(uid, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._tags.clear()
-            self._leave_countdown.clear()
-            self._misses.clear()
-
-    def tag(self, uid: bytes) -> SimTag | None:
-        with self._lock:
-            return self._tags.get(bytes(uid))
-
-    @property
-    def uids(self) -> list[bytes]:
-        with self._lock:
-            return list(self._tags)
-
-    def leave_after(self, uid: bytes, commands: int) -> None:
-        """The tag answers ``commands`` more commands addressed to it, then is gone from the field."""
-        with self._lock:
-            if commands <= 0:
-                self._tags.pop(bytes(uid), None)
-            else:
-                self._leave_countdown[bytes(uid)] = commands
-
-    def miss_next(self, uid: bytes, commands: int) -> None:
-        """A tag at the field edge: the next ``commands`` addressed to it get error 0x06, then it answers."""
-        with self._lock:
-            self._misses[bytes(uid)] = commands
 
     def power_fail_next_writes(self, count: int) -> None:
         """The next ``count`` writes fail with 0x16 "mem not put" and change nothing."""
         with self._lock:
             self._power_failures += count
 
-    def corrupt_next_replies(self, count: int = 1) -> None:
-        """The next ``count`` replies go out with a broken BCC (a noisy cable)."""
-        with self._lock:
-            self._corrupt_replies += count
-
-    def noise_before_next_reply(self, noise: bytes) -> None:
-        """Bytes the host reads just before the next reply (after it sent its request)."""
-        with self._lock:
-            self._noise += noise
-
     # -- serving ------------------------------------------------------------------------------------
 
-    def _serve(self) -> None:
-        master, wake = self._master, self._wake_r
-        assert master is not None and wake is not None
-        decoder = mp.FrameDecoder("request")
-        while True:
-            # With a partial frame buffered, a quiet line means it will not complete: resync then.
-            ready, _, _ = select.select([master, wake], [], [], 0.05 if decoder.buffered else None)
-            if wake in ready:
-                return
-            line_idle = not ready
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    return  # pty gone
-                if not chunk:
-                    return
-                decoder.feed(chunk)
-            while True:
-                try:
-                    request = decoder.next_frame(line_idle=line_idle)
-                except mp.M3FrameError:
-                    self.frames_rejected += 1  # a real reader ignores a garbled request
-                    continue
-                if request is None:
-                    if line_idle and decoder.buffered:
-                        decoder.clear()  # a frame that stalled will not complete: drop it
-                        self.frames_rejected += 1
-                    break
-                assert isinstance(request, mp.Request)
-                out = self._answer(request)
-                if out is None:
-                    continue
-                if self.reply_delay:
-                    time.sleep(self.reply_delay)
-                try:
-                    os.write(master, out)
-                except OSError:
-                    return
+    def _new_decoder(self) -> StreamDecoder[mp.Request | mp.Reply]:
+        return mp.FrameDecoder("request")
 
-    def _answer(self, request: mp.Request) -> bytes | None:
-        with self._lock:
-            self.requests.append(request)
-            if self.muted:
-                return None
-            frame = mp.build_reply(self.handle(request))
-            if self._corrupt_replies:
-                self._corrupt_replies -= 1
-                frame = frame[:-1] + bytes((frame[-1] ^ 0x5A,))
-            frame, self._noise = self._noise + frame, b""
-            return frame
+    def _reply_frame(self, request: mp.Request) -> bytes | None:
+        return mp.build_reply(self.handle(request))
 
     def handle(self, request: mp.Request) -> mp.Reply:
         """The reply to one request. Public so a test can drive the pad without a pty."""
@@ -300,24 +110,6 @@ class M3PtySimulator:
     @staticmethod
     def _error(command: int, uid: bytes, error: int) -> mp.Reply:
         return mp.addressed_reply(command, uid, _ERROR_TAIL.get(command, b""), error)
-
-    def _addressed(self, uid: bytes) -> SimTag | None:
-        """The tag a command is addressed to, counting down its stay in the field and its misses."""
-        tag = self._tags.get(uid)
-        if tag is None:
-            return None
-        left = self._leave_countdown.get(uid)
-        if left is not None:
-            if left <= 1:  # this command is the last one it hears; it is gone afterwards
-                del self._leave_countdown[uid]
-                del self._tags[uid]
-            else:
-                self._leave_countdown[uid] = left - 1
-        misses = self._misses.get(uid, 0)
-        if misses:
-            self._misses[uid] = misses - 1
-            return None
-        return tag
 
     # -- one handler per command: (tag, request) -> reply ----------------------------------------------
 
@@ -422,18 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-console", action="store_true", help="ignore stdin; serve until interrupted")
     args = parser.parse_args(argv)
     sim = M3PtySimulator(link_path=args.link, reply_delay=args.reply_delay)
-    with sim:
-        if args.demo_tags:
-            sim.place(*(rfid501_tag(uid, code, afi=0xDA, item_type=kind) for uid, code, kind in DEMO_TAGS))
-        print(sim.path, flush=True)
-        try:
-            if args.no_console:
-                threading.Event().wait()
-            else:
-                run_console(sim, sys.stdin)  # type: ignore[arg-type]  # same pad methods as the FEIG sim
-        except KeyboardInterrupt:
-            pass
-    return 0
+    demo = [rfid501_tag(uid, code, afi=0xDA, item_type=kind) for uid, code, kind in DEMO_TAGS]
+    return serve_standalone(sim, demo if args.demo_tags else [], console=not args.no_console)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,13 @@
 """FEIG OBID ISC reader (CPR/MR/LR families) over a serial port: a multi-tag pad for stack checkout.
 
-The wire format lives in :mod:`.feig_protocol`; this module only moves its frames over pyserial and
-turns FEIG statuses into the kiosk's typed reader errors. A USB-serial reader that is unplugged shows
-up as ``SerialException``/``OSError`` on the next read or write: that becomes
-:class:`~.base.ReaderUnavailable` naming the port, the handle is dropped, and a later :meth:`open`
-(after re-plug, typically via a stable udev symlink) starts afresh.
+The wire format lives in :mod:`.feig_protocol`; its frames travel over a :class:`~.serial_link.SerialLink`
+(which also turns an unplugged reader into :class:`~.base.ReaderUnavailable` naming the port); this
+module holds the FEIG settings and turns FEIG statuses into the kiosk's typed reader errors.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import termios
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,8 +22,8 @@ from kiosk.hardware.rfid.readers.base import (
     TagInfo,
     TagNotInField,
     TagOperationFailed,
-    TagReader,
 )
+from kiosk.hardware.rfid.readers.serial_reader import SerialLinkReader
 
 #: Statuses worth repeating the same command for: the tag sits at the field edge, collided with a
 #: neighbour in the stack, or the RF exchange was disturbed (Biblio-RFID retries AFI writes for the
@@ -43,14 +38,17 @@ _TRANSIENT = frozenset(
     }
 )
 _TOO_LONG = frozenset({fp.Status.LENGTH_ERROR, fp.Status.PARAMETER_RANGE_ERROR})
-#: How an unplugged USB-serial adapter (or a closed pty) shows up: pyserial wraps most failures in
-#: SerialException, but tcflush in reset_input_buffer surfaces termios.error, which is no OSError.
-_PORT_FAILURES = (serial.SerialException, OSError, termios.error)
-_READ_SLICE = 0.05
 _PARITY = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
 
 
-class FeigReader(TagReader):
+def _answers(request: fp.Request, reply: fp.Reply) -> bool:
+    """A reply to this command from the addressed reader; a stale reply to an earlier command is not."""
+    return reply.command == request.command and (
+        request.com_adr == fp.COM_ADR_ANY or reply.com_adr == request.com_adr
+    )
+
+
+class FeigReader(SerialLinkReader):
     """A FEIG reader on ``port`` (``/dev/ttyUSB0``, a ``/dev/serial/by-id/...`` link, ...).
 
     Defaults follow Biblio-RFID's CPR-M02 settings (38400 baud, 8E1) and broadcast COM-ADR 0xFF.
@@ -85,120 +83,42 @@ class FeigReader(TagReader):
     ) -> None:
         if parity not in _PARITY:
             raise ValueError(f"parity must be one of {sorted(_PARITY)}, got {parity!r}")
-        self.port = port
-        self.name = f"FEIG reader on {port}"
-        self.baudrate = baudrate
+        super().__init__(
+            port,
+            name=f"FEIG reader on {port}",
+            baudrate=baudrate,
+            reply_timeout=reply_timeout,
+            retries=retries,
+            probe_on_open=probe_on_open,
+            build=fp.build_request,
+            decoder=fp.FrameDecoder("reply"),
+            answers=_answers,
+            serial_factory=serial_factory,
+        )
         self.bytesize = bytesize
         self.parity = parity
         self.stopbits = stopbits
         self.com_adr = com_adr
-        self.reply_timeout = reply_timeout
-        self.retries = retries
         self.advanced_protocol = advanced_protocol
-        self.probe_on_open = probe_on_open
-        self._serial_factory = serial_factory
-        self._serial: Any = None
-        self._decoder = fp.FrameDecoder("reply")
         self._block_sizes: dict[bytes, int] = {}
-        #: Garbled frames seen since open; ``kiosk doctor`` shows it (a bad cable shows up here first).
-        self.frame_errors = 0
 
     # -- connection --------------------------------------------------------------------------------
 
-    def open(self) -> None:
-        self.close()
-        try:
-            self._serial = self._serial_factory(
-                port=self.port,
-                baudrate=self.baudrate,
-                bytesize=self.bytesize,
-                parity=_PARITY[self.parity],
-                stopbits=self.stopbits,
-                # Short read slices, fixed at open: changing pyserial's timeout per read would
-                # re-run tcsetattr on every poll.
-                timeout=min(self.reply_timeout, _READ_SLICE),
-                write_timeout=self.reply_timeout,
-            )
-        except (*_PORT_FAILURES, ValueError) as exc:
-            self._serial = None
-            raise ReaderUnavailable(f"cannot open serial port: {exc}", device=self.name) from exc
-        self._decoder.clear()
-        if self.probe_on_open:
-            try:
-                reply = self._exchange(fp.Request(fp.Command.BAUD_RATE_DETECTION, b"\x00", self.com_adr))
-            except ReaderError:
-                self.close()
-                raise
-            if reply.status != fp.Status.OK:
-                self.close()
-                raise ReaderUnavailable(f"probe answered {reply.status_name}", device=self.name)
+    def _line_settings(self) -> dict[str, Any]:
+        return {"bytesize": self.bytesize, "parity": _PARITY[self.parity], "stopbits": self.stopbits}
 
-    def close(self) -> None:
-        port, self._serial = self._serial, None
-        if port is not None:
-            with contextlib.suppress(Exception):  # close() must never raise, whatever the port did
-                port.close()
-
-    @property
-    def is_open(self) -> bool:
-        return self._serial is not None
+    def _probe(self) -> None:
+        reply = self._exchange(fp.Request(fp.Command.BAUD_RATE_DETECTION, b"\x00", self.com_adr))
+        if reply.status != fp.Status.OK:
+            raise ReaderUnavailable(f"probe answered {reply.status_name}", device=self.name)
 
     # -- one request/reply exchange -------------------------------------------------------------------
 
-    def _lost(self, exc: BaseException) -> ReaderUnavailable:
-        self.close()
-        return ReaderUnavailable(f"serial port failed ({exc})", device=self.name)
-
     def _exchange(self, request: fp.Request) -> fp.Reply:
         """Send ``request``; return its reply. Retries garbled replies; a silent reader is unavailable."""
-        if self._serial is None:
-            raise ReaderUnavailable("not open", device=self.name)
         if self.advanced_protocol and not request.advanced:
             request = dataclasses.replace(request, advanced=True)
-        frame = fp.build_request(request)
-        last_error: fp.FeigFrameError | None = None
-        for _attempt in range(self.retries + 1):
-            try:
-                self._serial.reset_input_buffer()
-                self._decoder.clear()
-                self._decoder.expect_command = request.command
-                self._serial.write(frame)
-                reply = self._read_reply(request)
-            except fp.FeigFrameError as exc:
-                self.frame_errors += 1
-                last_error = exc
-                continue
-            except _PORT_FAILURES as exc:
-                raise self._lost(exc) from exc
-            if reply is None:
-                raise ReaderUnavailable(
-                    f"no reply to command 0x{request.command:02X} within {self.reply_timeout:.2f} s",
-                    device=self.name,
-                )
-            return reply
-        raise TagOperationFailed(f"garbled replies from the reader: {last_error}", device=self.name)
-
-    def _read_reply(self, request: fp.Request) -> fp.Reply | None:
-        deadline = time.monotonic() + self.reply_timeout
-        port = self._serial
-        line_idle = False
-        while True:
-            reply = self._decoder.next_frame(line_idle=line_idle)
-            if reply is not None:
-                assert isinstance(reply, fp.Reply)
-                if reply.command == request.command and (
-                    request.com_adr == fp.COM_ADR_ANY or reply.com_adr == request.com_adr
-                ):
-                    return reply
-                continue  # a stale reply to an earlier command: keep reading
-            if time.monotonic() >= deadline:
-                if self._decoder.buffered:
-                    raise fp.FeigFrameError("incomplete reply at timeout", self._decoder.pending)
-                return None
-            chunk = port.read(max(1, port.in_waiting))
-            line_idle = not chunk  # a whole read slice passed without a byte
-            if chunk:
-                self._decoder.feed(chunk)
+        return super()._exchange(request)
 
     def _command(self, request: fp.Request) -> fp.Reply:
         """Exchange, repeating transient tag statuses; returns the last reply for the caller to judge."""

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal
 
 from kiosk.hardware.rfid.readers.base import SystemInfo
+from kiosk.hardware.rfid.readers.stream_decoder import FrameKind, StreamDecoder
 
 # --------------------------------------------------------------------------------------------------
 # CRC-16 (FEIG: poly 0x8408 reflected, preset 0xFFFF, no final xor, appended LSB first)
@@ -216,8 +216,6 @@ class Reply:
         return status_name(self.status)
 
 
-FrameKind = Literal["request", "reply"]
-
 _MIN_LENGTH = {
     # (kind, advanced) -> shortest legal frame: header + CRC (+ STATUS for replies)
     ("request", False): 5,
@@ -260,6 +258,11 @@ def _declared_length(buf: bytes | bytearray, start: int, kind: FrameKind) -> int
     return first if first >= _MIN_LENGTH[(kind, False)] else 0
 
 
+def _crc_ok(buf: bytes | bytearray, start: int, size: int) -> bool:
+    end = start + size
+    return crc16(buf[start : end - 2]) == int.from_bytes(buf[end - 2 : end], "little")
+
+
 def _decode(frame: bytes, kind: FrameKind) -> Request | Reply:
     """Decode exactly one complete frame whose length field matched and whose CRC is right."""
     advanced = frame[0] == STX
@@ -277,7 +280,7 @@ def _check_whole(frame: bytes, kind: FrameKind) -> None:
         raise FeigFrameError(f"not a {kind} frame header", frame)
     if length != len(frame):
         raise FeigFrameError(f"length field says {length} bytes, got {len(frame)}", frame)
-    if crc16(frame[:-2]) != int.from_bytes(frame[-2:], "little"):
+    if not _crc_ok(frame, 0, len(frame)):
         raise FeigFrameError("CRC mismatch", frame)
 
 
@@ -299,94 +302,27 @@ def parse_reply(frame: bytes) -> Reply:
     return result
 
 
-class FrameDecoder:
-    """Finds frames in a byte stream that arrives in arbitrary pieces.
+class FrameDecoder(StreamDecoder[Request | Reply]):
+    """FEIG frames in a byte stream; the resync rules are :class:`~.stream_decoder.StreamDecoder`'s.
 
-    Serial reads split frames anywhere, and a USB-serial adapter can deliver noise on plug-in or the
-    tail of a reply the host gave up on. The rules, chosen so a frame still arriving is never mistaken
-    for garbage:
-
-    * a byte that cannot start a frame is skipped; so is a header whose command byte is not
-      :attr:`expect_command` (the driver sets it to the command it just sent);
-    * a frame at the front that is complete but fails its CRC: if a well-formed frame starts later in
-      the buffer the front bytes were garbage and are skipped, otherwise the bad frame is dropped and
-      reported as :class:`FeigFrameError` with its raw bytes;
-    * a frame at the front that is incomplete is waited for. Only when the caller says the line went
-      quiet (``line_idle=True``) is the buffer searched for a complete frame behind it: a garbage byte
-      can announce up to 255 bytes that will never come, but searching a frame that is still arriving
-      would find a false frame in its payload about once per 65536 positions.
-
-    Every call consumes input or returns ``None``, so a loop over :meth:`next_frame` always ends.
+    Here a garbage byte can announce up to 255 bytes that will never come, and searching a frame that
+    is still arriving would find a false frame in its payload about once per 65536 positions.
     """
 
-    def __init__(self, kind: FrameKind, *, expect_command: int | None = None) -> None:
-        self.kind: FrameKind = kind
-        self.expect_command = expect_command
-        self._buf = bytearray()
-        #: Bytes thrown away as garbage (not counting frames reported as errors); for diagnostics.
-        self.skipped = 0
+    error_type = FeigFrameError
+    check_name = "CRC"
 
-    def feed(self, data: bytes) -> None:
-        self._buf += data
+    def _frame_size(self, buf: bytearray, offset: int) -> int | None:
+        return _declared_length(buf, offset, self.kind)
 
-    def clear(self) -> None:
-        self._buf.clear()
+    def _check_ok(self, buf: bytearray, offset: int, size: int) -> bool:
+        return _crc_ok(buf, offset, size)
 
-    @property
-    def buffered(self) -> int:
-        return len(self._buf)
+    def _command_position(self, buf: bytearray, offset: int) -> int:
+        return offset + (4 if buf[offset] == STX else 2)
 
-    @property
-    def pending(self) -> bytes:
-        """Bytes held back waiting for the rest of a frame (for an error report at a timeout)."""
-        return bytes(self._buf)
-
-    def next_frame(self, *, line_idle: bool = False) -> Request | Reply | None:
-        buf = self._buf
-        while buf:
-            length = _declared_length(buf, 0, self.kind)
-            if length == 0 or self._unexpected_command(0):
-                self._skip(1)
-                continue
-            if length is None or length > len(buf):
-                later = self._find_valid_frame(1) if line_idle else None
-                if later is None:
-                    return None
-                self._skip(later)
-                continue
-            if crc16(buf[: length - 2]) == int.from_bytes(buf[length - 2 : length], "little"):
-                frame = bytes(buf[:length])
-                del buf[:length]
-                return _decode(frame, self.kind)
-            later = self._find_valid_frame(1)
-            if later is not None:
-                self._skip(later)
-                continue
-            raw = bytes(buf[:length])
-            del buf[:length]
-            raise FeigFrameError("CRC mismatch", raw)
-        return None
-
-    def _unexpected_command(self, offset: int) -> bool:
-        if self.expect_command is None:
-            return False
-        position = offset + (4 if self._buf[offset] == STX else 2)
-        return position < len(self._buf) and self._buf[position] != self.expect_command
-
-    def _skip(self, count: int) -> None:
-        del self._buf[:count]
-        self.skipped += count
-
-    def _find_valid_frame(self, start: int) -> int | None:
-        buf = self._buf
-        for offset in range(start, len(buf)):
-            length = _declared_length(buf, offset, self.kind)
-            if not length or offset + length > len(buf) or self._unexpected_command(offset):
-                continue
-            end = offset + length
-            if crc16(buf[offset : end - 2]) == int.from_bytes(buf[end - 2 : end], "little"):
-                return offset
-        return None
+    def _decode(self, frame: bytes) -> Request | Reply:
+        return _decode(frame, self.kind)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -5,9 +5,9 @@ spec §2 and Biblio-RFID ``serial_settings``) and turns the reader's error bytes
 reader errors. Which security values a site's gates expect (3M's AFI 0xD7 / 0xDA, EAS or not) is a
 :class:`~kiosk.hardware.rfid.security.SecurityScheme` setting; this driver writes whatever it is told.
 
-Unplugging shows up as ``SerialException``/``OSError``/``termios.error`` on the next read or write:
-that becomes :class:`~.base.ReaderUnavailable` naming the port, the handle is dropped, and a later
-:meth:`M3810Reader.open` (after re-plug, typically via a ``/dev/serial/by-id`` link) starts afresh.
+Frames travel over a :class:`~.serial_link.SerialLink`, which also turns an unplugged pad into
+:class:`~.base.ReaderUnavailable` naming the port; a later :meth:`M3810Reader.open` (after re-plug,
+typically via a ``/dev/serial/by-id`` link) starts afresh.
 
 Retries. Writes at the field edge fail often: Biblio-RFID's ``write_afi`` repeats an AFI write up to
 ``$afi_retry = 100`` times on error 0x06, and dpavlin/koha-rfid-go kept that bound. At 19200 baud an
@@ -24,9 +24,6 @@ small bound: 10 write-and-read-back attempts.)
 
 from __future__ import annotations
 
-import contextlib
-import termios
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -41,21 +38,23 @@ from kiosk.hardware.rfid.readers.base import (
     TagInfo,
     TagNotInField,
     TagOperationFailed,
-    TagReader,
 )
+from kiosk.hardware.rfid.readers.serial_reader import SerialLinkReader
 
 #: Errors worth repeating the same command for: the tag sits at the field edge or collided with a
 #: neighbour in the stack (Biblio-RFID retries 0x06 on AFI writes; 0x16 is "not enough power?").
 _TRANSIENT = frozenset({mp.ErrorCode.NO_TRANSPONDER, mp.ErrorCode.MEMORY_NOT_PUT})
 #: Firmware without a command answers one of these; the driver then falls back to commands it has.
 _UNSUPPORTED = frozenset({mp.ErrorCode.NOT_SUPPORTED, mp.ErrorCode.NOT_IMPLEMENTED})
-#: How an unplugged USB-serial adapter (or a closed pty) shows up: pyserial wraps most failures in
-#: SerialException, but tcflush in reset_input_buffer surfaces termios.error, which is no OSError.
-_PORT_FAILURES = (serial.SerialException, OSError, termios.error)
-_READ_SLICE = 0.05
 
 
-class M3810Reader(TagReader):
+def _answers(request: mp.Request, reply: mp.Reply) -> bool:
+    """The decoder already waits for the command byte sent; a frame of the other kind (D5/D6) with the
+    same command byte is not the reply."""
+    return reply.start == request.start
+
+
+class M3810Reader(SerialLinkReader):
     """A 3M 810 (Model 210 protocol) reader on ``port`` (``/dev/ttyUSB0``, a by-id link, ...).
 
     ``reply_timeout`` bounds one exchange (the spec: the reader ignores a command sent while it is
@@ -86,117 +85,40 @@ class M3810Reader(TagReader):
     ) -> None:
         if not 1 <= blocks_per_request <= 255:
             raise ValueError(f"blocks_per_request must be 1..255, got {blocks_per_request}")
-        self.port = port
-        self.name = f"3M 810 reader on {port}"
-        self.baudrate = baudrate
-        self.reply_timeout = reply_timeout
-        self.retries = retries
+        super().__init__(
+            port,
+            name=f"3M 810 reader on {port}",
+            baudrate=baudrate,
+            reply_timeout=reply_timeout,
+            retries=retries,
+            probe_on_open=probe_on_open,
+            build=mp.build_request,
+            decoder=mp.FrameDecoder("reply"),
+            answers=_answers,
+            serial_factory=serial_factory,
+        )
         self.blocks_per_request = blocks_per_request
-        self.probe_on_open = probe_on_open
-        self._serial_factory = serial_factory
-        self._serial: Any = None
-        self._decoder = mp.FrameDecoder("reply")
         self._block_sizes: dict[bytes, int] = {}
         #: Firmware version bytes from the probe (10.5.0.2 on the pads Biblio-RFID met); None before open.
         self.hardware_version: tuple[int, ...] | None = None
-        #: Garbled frames seen since construction; ``kiosk doctor`` shows it (a bad cable shows here first).
-        self.frame_errors = 0
         #: Repeats after transient tag errors; a pad that needs many has a badly placed antenna.
         self.transient_retries = 0
 
     # -- connection --------------------------------------------------------------------------------
 
-    def open(self) -> None:
-        self.close()
+    def _line_settings(self) -> dict[str, Any]:
+        return {"bytesize": serial.EIGHTBITS, "parity": serial.PARITY_NONE, "stopbits": serial.STOPBITS_ONE}
+
+    def _probe(self) -> None:
+        # Whatever goes wrong here means "this is not (yet) a working 3M pad": one error kind.
         try:
-            self._serial = self._serial_factory(
-                port=self.port,
-                baudrate=self.baudrate,
-                bytesize=serial.EIGHTBITS,
-                parity=serial.PARITY_NONE,
-                stopbits=serial.STOPBITS_ONE,
-                # Short read slices, fixed at open: changing the timeout per read re-runs tcsetattr.
-                timeout=min(self.reply_timeout, _READ_SLICE),
-                write_timeout=self.reply_timeout,
-            )
-        except (*_PORT_FAILURES, ValueError) as exc:
-            self._serial = None
-            raise ReaderUnavailable(f"cannot open serial port: {exc}", device=self.name) from exc
-        self._decoder.clear()
-        if self.probe_on_open:
-            # Whatever goes wrong here means "this is not (yet) a working 3M pad": one error kind.
-            try:
-                reply = self._exchange(mp.version_probe())
-                self.hardware_version = mp.parse_version(reply)
-            except ReaderUnavailable:
-                self.close()
-                raise
-            except (ReaderError, mp.M3ProtocolError) as exc:
-                self.close()
-                raise ReaderUnavailable(f"probe failed: {exc}", device=self.name) from exc
-
-    def close(self) -> None:
-        port, self._serial = self._serial, None
-        if port is not None:
-            with contextlib.suppress(Exception):  # close() must never raise, whatever the port did
-                port.close()
-
-    @property
-    def is_open(self) -> bool:
-        return self._serial is not None
+            self.hardware_version = mp.parse_version(self._exchange(mp.version_probe()))
+        except ReaderUnavailable:
+            raise
+        except (ReaderError, mp.M3ProtocolError) as exc:
+            raise ReaderUnavailable(f"probe failed: {exc}", device=self.name) from exc
 
     # -- one request/reply exchange -------------------------------------------------------------------
-
-    def _lost(self, exc: BaseException) -> ReaderUnavailable:
-        self.close()
-        return ReaderUnavailable(f"serial port failed ({exc})", device=self.name)
-
-    def _exchange(self, request: mp.Request) -> mp.Reply:
-        """Send ``request``; return its reply. Retries garbled replies; a silent reader is unavailable."""
-        if self._serial is None:
-            raise ReaderUnavailable("not open", device=self.name)
-        frame = mp.build_request(request)
-        last_error: mp.M3FrameError | None = None
-        for _attempt in range(self.retries + 1):
-            try:
-                self._serial.reset_input_buffer()
-                self._decoder.clear()
-                self._decoder.expect_command = request.command
-                self._serial.write(frame)
-                reply = self._read_reply(request)
-            except mp.M3FrameError as exc:
-                self.frame_errors += 1
-                last_error = exc
-                continue
-            except _PORT_FAILURES as exc:
-                raise self._lost(exc) from exc
-            if reply is None:
-                raise ReaderUnavailable(
-                    f"no reply to command 0x{request.command:02X} within {self.reply_timeout:.2f} s",
-                    device=self.name,
-                )
-            return reply
-        raise TagOperationFailed(f"garbled replies from the reader: {last_error}", device=self.name)
-
-    def _read_reply(self, request: mp.Request) -> mp.Reply | None:
-        deadline = time.monotonic() + self.reply_timeout
-        port = self._serial
-        line_idle = False
-        while True:
-            reply = self._decoder.next_frame(line_idle=line_idle)
-            if reply is not None:
-                assert isinstance(reply, mp.Reply)
-                if reply.start == request.start:
-                    return reply
-                continue  # a frame of the other kind with the same command byte: not ours
-            if time.monotonic() >= deadline:
-                if self._decoder.buffered:
-                    raise mp.M3FrameError("incomplete reply at timeout", self._decoder.pending)
-                return None
-            chunk = port.read(max(1, port.in_waiting))
-            line_idle = not chunk  # a whole read slice passed without a byte
-            if chunk:
-                self._decoder.feed(chunk)
 
     def _command(self, request: mp.Request) -> mp.Reply:
         """Exchange, repeating transient tag errors; returns the last reply for the caller to judge."""
@@ -221,7 +143,7 @@ class M3810Reader(TagReader):
         except mp.M3ReaderError as exc:
             raise self._fail(exc, uid) from exc
         except mp.M3FrameError as exc:
-            self.frame_errors += 1
+            self._link.frame_errors += 1
             raise TagOperationFailed(f"malformed reply: {exc}", device=self.name) from exc
 
     # -- TagReader ----------------------------------------------------------------------------------
@@ -235,7 +157,7 @@ class M3810Reader(TagReader):
                 return []
             raise TagOperationFailed(f"inventory: {exc}", device=self.name, code=exc.error) from exc
         except mp.M3FrameError as exc:
-            self.frame_errors += 1
+            self._link.frame_errors += 1
             raise TagOperationFailed(f"malformed inventory reply: {exc}", device=self.name) from exc
         return [TagInfo(uid=uid) for uid in dict.fromkeys(uids)]
 
@@ -250,7 +172,7 @@ class M3810Reader(TagReader):
                 raise self._fail(exc, uid) from exc
             info = SystemInfo(uid, None, self.read_afi(uid), None, self._read(uid, 0, 1).block_size)
         except mp.M3FrameError as exc:
-            self.frame_errors += 1
+            self._link.frame_errors += 1
             raise TagOperationFailed(f"malformed tag info: {exc}", device=self.name) from exc
         if info.block_size:
             self._block_sizes[bytes(uid)] = info.block_size
@@ -324,7 +246,7 @@ class M3810Reader(TagReader):
             if exc.error != mp.ErrorCode.NO_TRANSPONDER:
                 raise self._fail(exc, uid) from exc
         except mp.M3FrameError as exc:
-            self.frame_errors += 1
+            self._link.frame_errors += 1
             raise TagOperationFailed(f"malformed EAS reply: {exc}", device=self.name) from exc
         self.read_afi(uid)
         return False

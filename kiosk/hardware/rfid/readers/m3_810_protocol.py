@@ -56,9 +56,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal
 
 from kiosk.hardware.rfid.readers.base import SystemInfo
+from kiosk.hardware.rfid.readers.stream_decoder import FrameKind, StreamDecoder
 
 START = 0xD6
 START_SETUP = 0xD5  # the 810's probe/version frames (Biblio-RFID ``init``)
@@ -219,8 +219,6 @@ class Reply:
         return error_name(self.error)
 
 
-FrameKind = Literal["request", "reply"]
-
 #: Shortest LEN: CMD + BCC for a request, CMD + ERROR + BCC for a reply.
 _MIN_LENGTH = {"request": 3, "reply": 4}
 #: Longest LEN any command can produce: a read of 255 blocks of 32 bytes
@@ -306,92 +304,28 @@ def parse_reply(frame: bytes | bytearray) -> Reply:
     return result
 
 
-class FrameDecoder:
-    """Finds frames in a byte stream that arrives in arbitrary pieces, with garbage in between.
+class FrameDecoder(StreamDecoder[Request | Reply]):
+    """Model 210 frames in a byte stream; the resync rules are :class:`~.stream_decoder.StreamDecoder`'s.
 
-    USB-serial adapters deliver noise on plug-in, and the 810 sometimes sends a reply nobody asked for
-    (``3m-810.pl`` met an inventory reply ``FE 00 00 05 01 <UID>`` while waiting for a
-    read). The rules, chosen so a frame still arriving is never mistaken for garbage:
-
-    * a byte that cannot start a frame is skipped; so is a header whose command byte is not
-      :attr:`expect_command` (the driver sets it to the command it just sent);
-    * a complete frame at the front with a bad BCC: if a well-formed frame starts later in the buffer,
-      the front bytes were garbage and are skipped; otherwise the bad frame is dropped and reported as
-      :class:`M3FrameError` carrying its raw bytes;
-    * an incomplete frame at the front is waited for. Only when the caller says the line went quiet
-      (``line_idle=True``) is the buffer searched for a complete frame behind it: a stray 0xD6 can
-      announce thousands of bytes that will never come.
-
-    Every call consumes input or returns ``None``, so a loop over :meth:`next_frame` always ends.
+    The 810 sometimes sends a reply nobody asked for (``3m-810.pl`` met an inventory reply
+    ``FE 00 00 05 01 <UID>`` while waiting for a read), and a stray 0xD6 can announce thousands of bytes
+    that will never come.
     """
 
-    def __init__(self, kind: FrameKind, *, expect_command: int | None = None) -> None:
-        self.kind: FrameKind = kind
-        self.expect_command = expect_command
-        self._buf = bytearray()
-        #: Bytes thrown away as garbage (not counting frames reported as errors); for diagnostics.
-        self.skipped = 0
+    error_type = M3FrameError
+    check_name = "BCC"
 
-    def feed(self, data: bytes) -> None:
-        self._buf += data
+    def _frame_size(self, buf: bytearray, offset: int) -> int | None:
+        return _frame_size(buf, offset, self.kind)
 
-    def clear(self) -> None:
-        self._buf.clear()
+    def _check_ok(self, buf: bytearray, offset: int, size: int) -> bool:
+        return _bcc_ok(buf, offset, size)
 
-    @property
-    def buffered(self) -> int:
-        return len(self._buf)
+    def _command_position(self, buf: bytearray, offset: int) -> int:
+        return offset + 3
 
-    @property
-    def pending(self) -> bytes:
-        """Bytes held back waiting for the rest of a frame (for an error report at a timeout)."""
-        return bytes(self._buf)
-
-    def next_frame(self, *, line_idle: bool = False) -> Request | Reply | None:
-        buf = self._buf
-        while buf:
-            size = _frame_size(buf, 0, self.kind)
-            if size == 0 or self._unexpected_command(0):
-                self._skip(1)
-                continue
-            if size is None or size > len(buf):
-                later = self._find_valid_frame(1) if line_idle else None
-                if later is None:
-                    return None
-                self._skip(later)
-                continue
-            if _bcc_ok(buf, 0, size):
-                frame = bytes(buf[:size])
-                del buf[:size]
-                return _decode(frame, self.kind)
-            later = self._find_valid_frame(1)
-            if later is not None:
-                self._skip(later)
-                continue
-            raw = bytes(buf[:size])
-            del buf[:size]
-            raise M3FrameError("BCC mismatch", raw)
-        return None
-
-    def _unexpected_command(self, offset: int) -> bool:
-        if self.expect_command is None:
-            return False
-        position = offset + 3
-        return position < len(self._buf) and self._buf[position] != self.expect_command
-
-    def _skip(self, count: int) -> None:
-        del self._buf[:count]
-        self.skipped += count
-
-    def _find_valid_frame(self, start: int) -> int | None:
-        buf = self._buf
-        for offset in range(start, len(buf)):
-            size = _frame_size(buf, offset, self.kind)
-            if not size or offset + size > len(buf) or self._unexpected_command(offset):
-                continue
-            if _bcc_ok(buf, offset, size):
-                return offset
-        return None
+    def _decode(self, frame: bytes) -> Request | Reply:
+        return _decode(frame, self.kind)
 
 
 # --------------------------------------------------------------------------------------------------

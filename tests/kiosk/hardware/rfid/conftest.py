@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from pcsc_harness import VPCD_CONF, VPCD_DRIVER, Pcscd, pcscd_answers
 
+# The checks both reader stacks share live in plain modules: have pytest explain their failed asserts too.
+pytest.register_assert_rewrite("decoder_checks", "serial_reader_checks")
+
 
 @pytest.fixture(scope="session")
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:

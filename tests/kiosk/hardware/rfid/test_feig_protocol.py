@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from decoder_checks import (
+    check_decoder_terminates_raising_only_frame_errors,
+    check_garbage_is_skipped,
+    check_one_shot_parsers,
+    frames_fed_in_pieces,
+)
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -116,12 +122,7 @@ def test_reply_round_trip(reply):
 def test_decoder_reassembles_a_frame_split_anywhere(reply, data):
     frame = fp.build_reply(reply)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(frame)), max_size=6)))
-    decoder = fp.FrameDecoder("reply")
-    got = []
-    for start, end in zip([0, *cuts], [*cuts, len(frame)], strict=True):
-        decoder.feed(frame[start:end])
-        while (frame_ := decoder.next_frame()) is not None:
-            got.append(frame_)
+    got = frames_fed_in_pieces(fp.FrameDecoder("reply"), frame, cuts)
     assert got == [reply]
 
 
@@ -141,12 +142,7 @@ def hides_a_frame(buf: bytes, within: int) -> bool:
 def test_decoder_skips_garbage_before_a_frame(garbage, reply):
     stream = garbage + fp.build_reply(reply)
     assume(not hides_a_frame(stream, len(garbage)))  # such garbage is a frame, not garbage
-    decoder = fp.FrameDecoder("reply")
-    decoder.feed(stream)
-    # garbage announcing more bytes than follow is only searched past once the line is quiet
-    assert (decoder.next_frame() or decoder.next_frame(line_idle=True)) == reply
-    assert decoder.next_frame(line_idle=True) is None
-    assert decoder.skipped == len(garbage)
+    check_garbage_is_skipped(fp.FrameDecoder("reply"), stream, garbage, reply)
 
 
 def test_a_garbage_length_byte_waits_for_the_line_to_go_quiet():
@@ -218,30 +214,13 @@ def test_parse_reply_rejects_non_frames(raw):
 @settings(max_examples=300)
 @given(st.lists(st.binary(max_size=80), max_size=8), st.sampled_from(["request", "reply"]))
 def test_decoder_on_arbitrary_bytes_only_raises_frame_errors_and_terminates(chunks, kind):
-    decoder = fp.FrameDecoder(kind)
-    fed = sum(len(c) for c in chunks)
-    calls = 0
-    for chunk in chunks:
-        decoder.feed(chunk)
-        while True:
-            calls += 1
-            assert calls <= fed + len(chunks) + 1, "decoder did not consume input"
-            try:
-                if decoder.next_frame() is None and decoder.next_frame(line_idle=True) is None:
-                    break
-            except fp.FeigFrameError as exc:
-                assert isinstance(exc.raw, bytes)
+    check_decoder_terminates_raising_only_frame_errors(fp.FrameDecoder(kind), chunks, fp.FeigFrameError)
 
 
 @given(st.binary(max_size=300))
 def test_one_shot_parsers_on_arbitrary_bytes(raw):
-    for parse, build in ((fp.parse_reply, fp.build_reply), (fp.parse_request, fp.build_request)):
-        try:
-            frame = parse(raw)
-        except fp.FeigFrameError as exc:
-            assert exc.raw == raw
-        else:
-            assert build(frame) == raw  # whatever is accepted is exactly one well-formed frame
+    codecs = ((fp.parse_reply, fp.build_reply), (fp.parse_request, fp.build_request))
+    check_one_shot_parsers(raw, codecs, fp.FeigFrameError)
 
 
 def test_one_shot_parser_accepts_a_frame_hidden_in_random_looking_bytes():

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
+from serial_reader_checks import check_replug_on_a_new_path, unplug_and_replug_under
 
 from hardware_mocks.feig_pty import FeigPtySimulator, SimTag, make_uid
 from kiosk.hardware.rfid.readers import feig_protocol as fp
@@ -161,33 +161,12 @@ def test_mute_reader_is_unavailable_after_the_timeout(sim, reader):
 
 def test_unplug_then_replug_on_the_same_link(sim, reader):
     sim.place(tag(1))
-    sim.unplug()
-    with pytest.raises(ReaderUnavailable) as caught:
-        reader.inventory()
-    assert sim.path in str(caught.value)
-    assert not reader.is_open
-    with pytest.raises(ReaderUnavailable, match="cannot open"):
-        reader.open()
-    sim.replug()
-    reader.open()
+    unplug_and_replug_under(sim, reader)
     assert [t.uid for t in reader.inventory()] == [make_uid(1)]
 
 
 def test_replug_on_a_new_path():
-    with FeigPtySimulator() as sim:
-        sim.place(tag(1))
-        feig = FeigReader(sim.path, reply_timeout=0.3)
-        feig.open()
-        old = sim.path
-        sim.unplug()
-        with pytest.raises(ReaderUnavailable, match=old):
-            feig.inventory()
-        new = sim.replug()
-        assert os.path.exists(new)
-        feig.port = new
-        feig.open()
-        assert len(feig.inventory()) == 1
-        feig.close()
+    check_replug_on_a_new_path(FeigPtySimulator(), lambda path: FeigReader(path, reply_timeout=0.3), tag(1))
 
 
 def test_open_of_a_missing_port_names_it(tmp_path):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 
 import pytest
 import serial
+from serial_reader_checks import check_replug_on_a_new_path, unplug_and_replug_under
 
-from hardware_mocks.feig_pty import run_console
 from hardware_mocks.m3_810_pty import DEMO_TAGS, M3PtySimulator, SimTag, make_uid, rfid501_tag
+from hardware_mocks.sim_reader import run_console
 from kiosk.hardware.rfid.models import detect, rfid501
 from kiosk.hardware.rfid.readers import m3_810_protocol as mp
 from kiosk.hardware.rfid.readers.base import (
@@ -267,33 +267,12 @@ def test_mute_reader_is_unavailable_after_the_timeout(sim, reader):
 
 
 def test_unplug_names_the_port_and_replug_on_the_same_link_works(sim, reader, book):
-    sim.unplug()
-    with pytest.raises(ReaderUnavailable) as caught:
-        reader.inventory()
-    assert sim.path in str(caught.value)
-    assert not reader.is_open
-    with pytest.raises(ReaderUnavailable, match="cannot open"):
-        reader.open()
-    sim.replug()
-    reader.open()
+    unplug_and_replug_under(sim, reader)
     assert reader.inventory() == [TagInfo(book.uid)]
 
 
 def test_replug_on_a_new_path():
-    with M3PtySimulator() as sim:
-        sim.place(tag(1))
-        m3 = M3810Reader(sim.path, reply_timeout=0.3)
-        m3.open()
-        old = sim.path
-        sim.unplug()
-        with pytest.raises(ReaderUnavailable, match=old):
-            m3.inventory()
-        new = sim.replug()
-        assert os.path.exists(new)
-        m3.port = new
-        m3.open()
-        assert len(m3.inventory()) == 1
-        m3.close()
+    check_replug_on_a_new_path(M3PtySimulator(), lambda path: M3810Reader(path, reply_timeout=0.3), tag(1))
 
 
 def test_open_of_a_missing_port_names_it(tmp_path):
@@ -337,7 +316,7 @@ def test_the_simulated_pad_resyncs_after_noise_from_the_host(sim, book):
 def test_the_feig_console_drives_this_pad_too(sim, reader):
     out = io.StringIO()
     uid = make_uid(42).hex().upper()
-    run_console(sim, [f"place {uid} 41424344", "list", f"afi {uid} 0xDA", "quit"], out)  # type: ignore[arg-type]
+    run_console(sim, [f"place {uid} 41424344", "list", f"afi {uid} 0xDA", "quit"], out)
     assert out.getvalue().splitlines() == ["ok", f"ok {uid}", "ok"]
     assert reader.read_blocks(make_uid(42), 0, 1) == b"ABCD"
     assert reader.read_afi(make_uid(42)) == 0xDA
