@@ -22,7 +22,7 @@ from sip2.messages import MESSAGE_TYPES, Message, RequestACSResend, RequestSCRes
 ENCODINGS = ("cp850", "latin-1", "utf-8", "ascii")
 CR = b"\r"
 CRLF = b"\r\n"
-_HEX = frozenset(b"0123456789ABCDEFabcdef")
+_HEX_DIGITS = b"0123456789ABCDEFabcdef"
 _RESEND_CODES = frozenset({RequestACSResend.code, RequestSCResend.code})
 
 
@@ -65,9 +65,14 @@ def encode(
     """
     body = encode_text(msg)
     try:
-        data = body.encode(encoding, errors)
+        # Every supported encoding is a superset of ASCII, and ASCII is the common case: its C
+        # fast path is several times quicker than the cp850 charmap.
+        data = body.encode("ascii")
     except UnicodeEncodeError:
-        raise SIP2EncodeError(_unencodable(msg, encoding)) from None
+        try:
+            data = body.encode(encoding, errors)
+        except UnicodeEncodeError:
+            raise SIP2EncodeError(_unencodable(msg, encoding)) from None
     if msg.code in _RESEND_CODES:
         if error_detection or sequence is not None:
             data += b"AZ"
@@ -181,7 +186,10 @@ def decode_frame(data: bytes, *, encoding: str = "cp850", strict: bool = False) 
             _verify(body, raw)
             had_checksum = True
             body = body[: n - 6]
-        text = body.decode(encoding, errors="replace")
+        try:
+            text = body.decode("ascii")  # the fast path; every supported encoding extends ASCII
+        except UnicodeDecodeError:
+            text = body.decode(encoding, errors="replace")
         return Frame(_decode_text(text, raw, strict), sequence, had_checksum, raw)
     except SIP2DecodeError:
         raise
@@ -190,7 +198,7 @@ def decode_frame(data: bytes, *, encoding: str = "cp850", strict: bool = False) 
 
 
 def _is_hex(value: bytes) -> bool:
-    return all(b in _HEX for b in value)
+    return not value.translate(None, _HEX_DIGITS)
 
 
 def _verify(body: bytes, raw: bytes) -> None:
