@@ -139,7 +139,47 @@ class Signal:
     kind: str  # "success", "attention", "error"
 
 
+@dataclass(frozen=True, slots=True)
+class WriteTag:
+    """Staff tag programming: write one tag of an item. → TagWritten.
+
+    The runner encodes the site's tag data model (``kiosk/hardware/rfid/models``) with the item id
+    and set information, writes it with security on (the item is in the library), reads the tag
+    back, decodes it and compares: TagWritten(ok=True) only when what it read is what was meant."""
+
+    ref: str
+    uid: bytes
+    item_id: str
+    parts_in_set: int
+    part_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class TestDevice:
+    """Staff's device test: "reader" (answers, firmware, antenna) or "printer" (prints a test page).
+    → DeviceTested."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    ref: str
+    component: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetOutOfService:
+    """Staff switched the kiosk out of (or back into) service: the patron screen shows a sign and
+    takes no patrons, the returns slot closes. No answer."""
+
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveKiosk:
+    """Staff leave the kiosk application (to the desktop or a maintenance shell). No answer."""
+
+
 Command = (
     LookUpPatron | CheckOut | Renew | RenewAll | CheckIn | EndPatronSession | SetSecurity | PrintReceipt
     | EmailReceipt | PrintSlip | RouteToBin | StartTimer | CancelTimer | Signal
+    | WriteTag | TestDevice | SetOutOfService | LeaveKiosk
 )

@@ -75,6 +75,39 @@ class BinFull:
     full: bool
 
 
+@dataclass(frozen=True, slots=True)
+class IlsHealth:
+    """The ILS connection's health changed (the runner reports it; staff mode shows it).
+
+    ``latency_ms`` is the last SIP2 round trip, None before the first; ``last_error`` is "" when
+    the last exchange succeeded.
+    """
+
+    connected: bool
+    latency_ms: float | None = None
+    last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """A device's health changed (reader, printer, scanner, diverter...): the runner reports it,
+    staff mode shows it. ``state`` is "ok", "warning" or "failed"; ``reason`` is for staff."""
+
+    component: str
+    state: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineQueueChanged:
+    """The journal's queue changed: transactions waiting for replay, and those staff must look at
+    (rejected on replay, or of unknown outcome). ``oldest`` is the oldest waiting one's time, as text."""
+
+    waiting: int
+    needs_staff: int = 0
+    oldest: str = ""
+
+
 # --- answers to commands ---------------------------------------------------------------------
 
 
@@ -142,8 +175,27 @@ class SessionEnded:
     ref: str
 
 
+@dataclass(frozen=True, slots=True)
+class TagWritten:
+    """Answer to WriteTag: ``ok`` only when the tag was written and read back as intended."""
+
+    ref: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTested:
+    """Answer to TestDevice."""
+
+    ref: str
+    ok: bool
+    detail: str = ""
+
+
 Event = (
-    CardPresented | PinEntered | ItemScanned | WrongBarcode | PadChanged | Pressed | TimerFired | ItemDropped
-    | BinFull | PatronLookedUp | LoanAnswered | ReturnAnswered | RenewAllAnswered | IlsFailed | SecuritySet
-    | Printed | Emailed | Routed | SessionEnded
+    CardPresented | PinEntered | ItemScanned | WrongBarcode | PadChanged | Pressed | TimerFired
+    | ItemDropped | BinFull | IlsHealth | PatronLookedUp | LoanAnswered | ReturnAnswered | RenewAllAnswered
+    | IlsFailed | SecuritySet | Printed | Emailed | Routed | SessionEnded | DeviceStatus
+    | OfflineQueueChanged | TagWritten | DeviceTested
 )

@@ -1,0 +1,142 @@
+"""The patron session's words: English defaults for its message ids, and the receipt.
+
+States carry :class:`~kiosk.circulation.rows.Message` ids; the UI's i18n catalogs translate them and
+fall back to this table. The receipt is built here because it leaves the kiosk as text (a printer
+and a mail server do not translate ids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kiosk.circulation.commands import ReceiptLine
+from kiosk.circulation.rows import Message, Param, Row, RowKind, RowState
+
+MESSAGES: dict[str, str] = {
+    # identifying
+    "patron.unknown": "This card is not known to the library. {ils}",
+    "patron.lookup_failed": "The library system could not be reached. Please try again.",
+    "patron.may_not_borrow": "You cannot borrow items right now. {ils} You can still see and renew your loans.",
+    "pin.wrong": "Wrong PIN. Tries left: {left}. {ils}",
+    "pin.locked": "Wrong PIN {attempts} times: this card is refused here. Please ask staff. {ils}",
+    "pin.unchecked": "The library system could not check your PIN. Please ask staff.",
+    "card.finish_first": "Please finish this session before using another card.",
+    # rows
+    "item.waiting": "Waiting",
+    "item.put_all_parts": "Put all {parts} parts on the pad: part {missing} missing.",
+    "item.set_incomplete": "Not checked out: all {parts} parts must be on the pad (part {missing} missing).",
+    "item.parts_missing": "Part {missing} of {parts} is missing.",
+    "item.offer_renewal": "Already on loan to you, due {due}. Renew it?",
+    "item.not_renewed": "Not renewed: still due {due}.",
+    "item.asking": "Checking out…",
+    "item.renewing": "Renewing…",
+    "item.returning": "Returning…",
+    "item.securing": "Releasing the alarm…",
+    "return.securing": "Setting the alarm…",
+    "item.put_back": "Needs attention: put it back on the pad.",
+    "item.done": "Checked out. Due {due}.",
+    "item.renewed": "Renewed until {due}.",
+    "item.renewed_by_ils": "Already on loan to you: the library system renewed it until {due}. {ils}",
+    "item.untagged": "Checked out, due {due}. No tag found: if the gate alarms, show your receipt.",
+    "item.refused": "Not checked out. {ils}",
+    "item.renew_refused": "Not renewed. {ils}",
+    "item.blocked": "Not checked out: you cannot borrow right now. {ils}",
+    "item.unreachable": "Could not reach the library system. Please try again.",
+    "item.outcome_unknown": "Needs attention: please ask staff.",
+    "item.security_failed": "Needs help: the alarm could not be changed. Please ask staff.",
+    "return.refused": "Not returned. {ils}",
+    "return.slot": "Returned. Please put it in the returns slot. {ils}",
+    "return.staff": "Returned. Please leave it with staff. {ils}",
+    "return.hold_for_you": "Returned. It is on hold for you: you can borrow it now. {ils}",
+    "return.untagged": "Returned. No tag found: please leave it with staff. {ils}",
+    # renewals from the loans list
+    "renew.asking": "Renewing…",
+    "renew.done": "Renewed until {due}.",
+    "renew.refused": "Not renewed. {ils}",
+    "renew.unreachable": "Could not reach the library system. Please try again.",
+    "renew.outcome_unknown": "Could not tell whether it was renewed. Please ask staff.",
+    # finishing
+    "receipt.print_failed": "The receipt could not be printed.",
+    "receipt.email_failed": "The e-mail receipt could not be sent.",
+    # the receipt itself
+    "receipt.title": "Library receipt",
+    "receipt.card": "Card: {card}",
+    "receipt.borrowed": "Borrowed",
+    "receipt.renewed": "Renewed",
+    "receipt.returned": "Returned",
+    "receipt.ask_staff": "Please ask staff about",
+    "receipt.due": "  due {due}",
+    "receipt.renewed_until": "  renewed until {due}",
+    "receipt.was_returned": "  returned",
+    "receipt.alarm_armed": "  due {due}; the alarm was not released: ask staff",
+    "receipt.no_tag": "  due {due}; no tag found: show this receipt if the gate alarms",
+    "receipt.not_confirmed": "  not confirmed by the library system",
+}
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render(message: Message, table: dict[str, str] = MESSAGES) -> str:
+    """A message in words; a parameter the template lacks is left out, an unknown id shows as is."""
+    template = table.get(message.id, message.id)
+    return " ".join(template.format_map(_Blank({k: _text(v) for k, v in message.params})).split())
+
+
+def _text(value: Param) -> str:
+    if isinstance(value, tuple):
+        return " ".join(str(v) for v in value) if all(isinstance(v, str) for v in value) else ", ".join(
+            str(v) for v in value)
+    return str(value)
+
+
+def masked(patron_id: str) -> str:
+    """Only the last four characters: enough for the patron to recognise the card, useless to anyone else."""
+    return "****" + patron_id[-4:] if len(patron_id) > 4 else "****"
+
+
+def receipt_lines(patron_id: str, rows: Iterable[Row], renewed: Iterable[tuple[str, str]]) -> tuple[ReceiptLine, ...]:
+    """The receipt: what the ILS confirmed in this session, and what staff must look at.
+
+    ``renewed`` are (title or item id, due) of renewals made from the loans list. Refused items are
+    not listed (nothing happened to them). No PIN, and the card only masked. Empty when there is
+    nothing to list, so no paper is wasted on a session that only looked.
+    """
+    borrowed: list[ReceiptLine] = []
+    renewals: list[ReceiptLine] = []
+    returned: list[ReceiptLine] = []
+    staff: list[ReceiptLine] = []
+    for row in rows:
+        if not row.confirmed:
+            if row.state is RowState.NEEDS_STAFF:
+                staff += [ReceiptLine(row.label), _line("receipt.not_confirmed")]
+            continue
+        if row.kind is RowKind.RETURN:
+            returned += [ReceiptLine(row.label), _line("receipt.was_returned")]
+        elif row.state is RowState.UNTAGGED:
+            borrowed += [ReceiptLine(row.label), _line("receipt.no_tag", due=row.due)]
+        elif row.state is not RowState.DONE:
+            staff += [ReceiptLine(row.label), _line("receipt.alarm_armed", due=row.due)]
+        elif row.renewed:
+            renewals += [ReceiptLine(row.label), _line("receipt.renewed_until", due=row.due)]
+        else:
+            borrowed += [ReceiptLine(row.label), _line("receipt.due", due=row.due)]
+    for label, due in renewed:
+        renewals += [ReceiptLine(label), _line("receipt.renewed_until", due=due)]
+    sections = [("receipt.borrowed", borrowed), ("receipt.renewed", renewals), ("receipt.returned", returned),
+                ("receipt.ask_staff", staff)]
+    if not any(lines for _, lines in sections):
+        return ()
+    lines = [ReceiptLine(MESSAGES["receipt.title"], bold=True), _line("receipt.card", card=masked(patron_id))]
+    for heading, section in sections:
+        if section:
+            lines += [ReceiptLine(MESSAGES[heading], bold=True), *section]
+    return tuple(lines)
+
+
+def _line(message_id: str, **params: Param) -> ReceiptLine:
+    # Receipt lines keep their leading indent; render() would collapse it.
+    template = MESSAGES[message_id]
+    return ReceiptLine(template.format_map(_Blank({k: _text(v) for k, v in params.items()})))
