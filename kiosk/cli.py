@@ -34,6 +34,47 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def _sync(args: argparse.Namespace) -> int:
+    from kiosk.sync.cli import run_sync
+
+    return run_sync(args)
+
+
+def _queue(args: argparse.Namespace) -> int:
+    from kiosk.sync.cli import run_queue
+
+    return run_queue(args)
+
+
+def _journal_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config-dir", default=None, help="directory holding kiosk.toml (default /etc/kiosk)")
+    parser.add_argument("--secrets", default=None, help="secrets file (default <config-dir>/secrets.toml)")
+    parser.add_argument("--journal", default=None, help="journal file (default: [journal] path)")
+
+
+def _add_sync_and_queue(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sync = commands.add_parser("sync", help="replay offline transactions to the ILS (its own process)")
+    sync.add_argument("--once", action="store_true", help="replay what is queued and exit (1: ILS unreachable)")
+    _journal_arguments(sync)
+    sync.set_defaults(func=_sync)
+
+    queue = commands.add_parser("queue", help="staff: offline transactions and rejected replays")
+    actions = queue.add_subparsers(dest="queue_command", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="transactions not settled yet (queued, in flight, for staff)")
+    listing.add_argument("--all", action="store_true", help="every transaction in the journal")
+    listing.add_argument("--limit", type=int, default=None, help="show at most this many")
+    report = actions.add_parser("report", help="exceptions report: what staff must look at")
+    report.add_argument("--csv", action="store_true", help="CSV for a spreadsheet instead of text")
+    retry = actions.add_parser("retry", help="replay a rejected (or unknown) offline transaction again")
+    retry.add_argument("id", type=int)
+    resolve = actions.add_parser("resolve", help="mark a transaction as dealt with by staff")
+    resolve.add_argument("id", type=int)
+    resolve.add_argument("--note", default=None, help="what was done, kept with the transaction")
+    for parser in (listing, report, retry, resolve):
+        _journal_arguments(parser)
+        parser.set_defaults(func=_queue)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="Library self-service kiosk")
     parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
@@ -55,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--config-dir", default=None, help="directory holding kiosk.toml (default /etc/kiosk)")
     demo.add_argument("--secrets", default=None, help="secrets file (default <config-dir>/secrets.toml)")
     demo.set_defaults(func=_demo)
+
+    _add_sync_and_queue(commands)
     return parser
 
 

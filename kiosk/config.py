@@ -136,6 +136,18 @@ def existing_file() -> Check:
     )
 
 
+def absolute_path() -> Check:
+    """A path the process creates if need be (a state file), unlike :func:`existing_file`."""
+    return Check(
+        "an absolute path to a file",
+        lambda v: isinstance(v, str) and os.path.isabs(v) and not v.endswith(("/", os.sep)) and "\0" not in v,
+    )
+
+
+def non_negative_number() -> Check:
+    return Check("a number >= 0", lambda v: _is_number(v) and v >= 0, convert=float)
+
+
 def _is_timezone(value: object) -> bool:
     if not isinstance(value, str) or not value or value.startswith("/"):
         return False
@@ -248,6 +260,27 @@ class ReturnsSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class JournalSettings:
+    """[journal]: the transaction journal every circulation transaction is written to before the ILS
+    is asked, and its replay by ``kiosk sync``."""
+
+    path: str = setting(
+        "/var/lib/kiosk/journal.sqlite", check=absolute_path(), doc="the journal's SQLite file (kiosk and sync)"
+    )
+    retention_days: int = setting(
+        30, check=integer(0, 3650), doc="days a settled transaction keeps its patron id before it is masked"
+    )
+    busy_timeout_seconds: float = setting(5.0, check=positive_number(), doc="wait for the other process's write")
+    replay_batch: int = setting(32, check=integer(1, 1000), doc="transactions marked in flight by one disk write")
+    lost_answer_wait_seconds: float = setting(
+        5.0, check=non_negative_number(), doc="pause before asking the ILS whether a lost request happened"
+    )
+    retry_min_seconds: float = setting(1.0, check=positive_number(), doc="first wait after the ILS is unreachable")
+    retry_max_seconds: float = setting(60.0, check=positive_number(), doc="longest wait between reconnect attempts")
+    poll_seconds: float = setting(2.0, check=positive_number(), doc="how often kiosk sync looks for new work")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """The whole configuration: one attribute per TOML table."""
 
@@ -255,6 +288,7 @@ class Settings:
     sip2: Sip2Settings
     circulation: CirculationSettings = dataclasses.field(default_factory=lambda: CirculationSettings())
     returns: ReturnsSettings = dataclasses.field(default_factory=lambda: ReturnsSettings())
+    journal: JournalSettings = dataclasses.field(default_factory=lambda: JournalSettings())
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -501,7 +535,16 @@ def _check_sip2_encodable(settings: Settings, origin: Provenance) -> Iterator[st
             )
 
 
-CROSS_CHECKS: list[CrossCheck] = [_check_sip2_transport, _check_sip2_encodable]
+def _check_journal_retry(settings: Settings, origin: Provenance) -> Iterator[str]:
+    journal = settings.journal
+    if journal.retry_min_seconds > journal.retry_max_seconds:
+        yield (
+            f"{origin.label('journal.retry_min_seconds')}: journal.retry_min_seconds: expected at most "
+            f"journal.retry_max_seconds ({journal.retry_max_seconds:g}), got {journal.retry_min_seconds:g}"
+        )
+
+
+CROSS_CHECKS: list[CrossCheck] = [_check_sip2_transport, _check_sip2_encodable, _check_journal_retry]
 
 
 def parse_layers(
