@@ -443,6 +443,10 @@ def test_show_output_is_toml_that_reads_back_as_the_settings(etc: Path) -> None:
         for section in (f.name for f in dataclasses.fields(s))
     }
     expected["sip2"]["password"] = MASK
+    for section in expected.values():  # TOML has arrays where the settings keep tuples
+        for key, value in section.items():
+            if isinstance(value, tuple):
+                section[key] = list(value)
     assert shown == expected
 
 
@@ -504,11 +508,13 @@ def test_defaults_file_documents_every_key_and_its_commented_values_are_the_real
         field = keys[dotted]
         default = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
         assert dotted not in set_in_file
+        if isinstance(default, tuple):  # TOML has arrays, the settings keep tuples
+            default = list(default)
         assert default is None or value == default, f"{dotted}: file says {value!r}, code says {default!r}"
 
 
 def test_keys_that_sound_secret_are_declared_secret() -> None:
-    sounds_secret = {k for k in schema_keys() if re.search(r"(password|pin|pin_hash|secret|token|key_pass)$", k)}
+    sounds_secret = {k for k in schema_keys() if re.search(r"(password|secret|token|key_pass)$|\.pin(_hash)?$", k)}
     assert "sip2.password" in sounds_secret
     assert sounds_secret <= config.SECRET_KEYS
 
