@@ -7,9 +7,14 @@ returns go to worker lanes:
 
 * ``ils``: as many threads as the gateway has SIP2 sessions, so a stack of N items is N checkouts
   in flight at once and each row updates when its own answer arrives;
-* ``rfid``: one thread, because a reader serves one frame at a time (the watcher shares it);
+* ``rfid``: one thread, because a reader serves one frame at a time (the watcher shares it):
+  security writes, staff's tag programming and the reader test;
 * ``printer``, ``mail``, ``diverter``: one thread each, so a slow SMTP server never holds up the
   returns bin's diverter.
+
+Staff mode's out-of-service switch and "leave the kiosk" are the screen's business: the runner
+keeps the flag (:attr:`Runner.out_of_service`) and tells the :class:`~kiosk.shell.kiosk_mode.KioskMode`
+on its own thread, as it does with sound and light cues.
 
 Every command that expects an answer gets one, even when its executor raises (a bug, a device
 failing in a way nobody foresaw): the answer is then a failure, and the runner keeps running.
@@ -37,18 +42,34 @@ from kiosk.circulation.commands import (
     Command,
     EmailReceipt,
     EndPatronSession,
+    LeaveKiosk,
     LookUpPatron,
     PrintReceipt,
     PrintSlip,
     RouteToBin,
+    SetOutOfService,
     SetSecurity,
     Signal,
     StartTimer,
+    TestDevice,
+    WriteTag,
 )
-from kiosk.circulation.events import Event, IlsFailed, SecuritySet, SessionEnded, TimerFired
+from kiosk.circulation.events import (
+    DeviceTested,
+    Event,
+    IlsFailed,
+    SecuritySet,
+    SessionEnded,
+    TagWritten,
+    TimerFired,
+)
 from kiosk.circulation.model import Failure, FailureKind
 from kiosk.ils.gateway import ILS_COMMANDS, IlsAnswer, IlsCommand, IlsGateway, answer
+from kiosk.shell.device_tests import LANES as TEST_LANES
+from kiosk.shell.device_tests import DeviceTests
+from kiosk.shell.kiosk_mode import KioskMode
 from kiosk.shell.outputs import OutputCommand, Outputs, failure
+from kiosk.shell.tag_programming import TagProgrammer
 from kiosk.shell.tag_security import TagSecurity
 from kiosk.shell.timers import TimerService
 
@@ -106,7 +127,9 @@ class Runner(Generic[S]):
     """Drives ``machine`` with events and performs its commands.
 
     ``gateway`` answers ILS commands, ``tags`` performs SetSecurity, ``outputs`` prints, mails and
-    routes; a missing one answers its commands with a failure that says so. ``ils_workers`` defaults
+    routes, ``programmer`` writes tags for staff, ``devices`` runs staff's device tests (by default
+    on ``tags``' reader and ``outputs``' printer); a missing one answers its commands with a failure
+    that says so. ``kiosk_mode`` is told about out-of-service and leaving. ``ils_workers`` defaults
     to the gateway's session count. ``on_change(state)`` and ``on_step(event, state, commands)`` are
     called on the runner thread (a Kivy UI hands the state to its own thread with ``Clock``);
     ``on_signal(kind)`` receives sound/light cues.
@@ -119,6 +142,9 @@ class Runner(Generic[S]):
         gateway: IlsGateway | None = None,
         tags: TagSecurity | None = None,
         outputs: Outputs | None = None,
+        programmer: TagProgrammer | None = None,
+        devices: DeviceTests | None = None,
+        kiosk_mode: KioskMode | None = None,
         timers: TimerService | None = None,
         ils_workers: int | None = None,
         open_gateway: bool = True,
@@ -131,6 +157,10 @@ class Runner(Generic[S]):
         self._gateway = gateway
         self._tags = tags
         self._outputs = outputs or Outputs()
+        self._programmer = programmer
+        self._devices = devices or DeviceTests(tags.reader if tags is not None else None, self._outputs.printer)
+        self._kiosk_mode = kiosk_mode
+        self._out_of_service = False
         self._timers = timers or TimerService()
         self._ils_workers = ils_workers or (gateway.sessions if gateway is not None else 1)
         self._open_gateway = open_gateway
@@ -207,6 +237,12 @@ class Runner(Generic[S]):
             if self._state is None:
                 raise RuntimeError("runner not started")
             return self._state
+
+    @property
+    def out_of_service(self) -> bool:
+        """Staff switched the kiosk out of service (the last SetOutOfService the machine issued)."""
+        with self._cond:
+            return self._out_of_service
 
     def wait_for(self, predicate: Callable[[S], bool], timeout: float) -> S:
         """Block until the state satisfies ``predicate``; raises TimeoutError with the last state."""
@@ -328,6 +364,19 @@ class Runner(Generic[S]):
         elif isinstance(command, Signal):
             if self._on_signal is not None:
                 self._call_quietly(self._on_signal, command.kind)
+        elif isinstance(command, WriteTag):
+            self._job("rfid", lambda: self._write_tag(command),
+                      lambda exc: TagWritten(command.ref, False, f"error: {exc!r}"))
+        elif isinstance(command, TestDevice):
+            self._job(TEST_LANES.get(command.component, "printer"), lambda: self._devices.perform(command),
+                      lambda exc: DeviceTested(command.ref, False, f"error: {exc!r}"))
+        elif isinstance(command, SetOutOfService):
+            self._set_out_of_service(command.on)
+        elif isinstance(command, LeaveKiosk):
+            if self._kiosk_mode is None:
+                log.warning("%s: staff asked to leave the kiosk, but no kiosk mode is wired to do it", self.name)
+            else:
+                self._call_quietly(self._kiosk_mode.leave)
         else:
             log.error("%s: no executor for %s", self.name, type(command).__name__)
 
@@ -419,3 +468,14 @@ class Runner(Generic[S]):
     @staticmethod
     def _security_failure(command: SetSecurity, exc: Exception) -> SecuritySet:
         return SecuritySet(command.ref, ok=False, failed_uids=command.uids, detail=f"error: {exc!r}")
+
+    def _write_tag(self, command: WriteTag) -> TagWritten:
+        if self._programmer is None:
+            return TagWritten(command.ref, False, "no tag programming configured")
+        return self._programmer.perform(command)
+
+    def _set_out_of_service(self, on: bool) -> None:
+        with self._cond:
+            self._out_of_service = on
+        if self._kiosk_mode is not None:
+            self._call_quietly(self._kiosk_mode.set_out_of_service, on)

@@ -253,6 +253,28 @@ def secured(row: Row, ok: bool, failed_uids: tuple[bytes, ...], pad: Pad, attemp
     return replace(row, state=RowState.PUT_BACK, message=Message("item.put_back"))
 
 
+def put_back_on_pad(row: Row, pad: Pad) -> bool:
+    """The row asks for its item back, yet every unverified tag is on the pad as last seen.
+
+    Either the patron lifted it during the write and put it back before the tag watcher noticed it
+    was gone (so no new pad will come to retry on), or the tag sat there and refused the write. Both
+    are retried on a timer, and the attempts limit sends a tag that keeps refusing to staff."""
+    if row.state is not RowState.PUT_BACK or not row.pending:
+        return False
+    on_pad = set(pad.uids_of(row.item_id))
+    return all(u in on_pad for u in row.pending)
+
+
+def retry_security(row: Row, pad: Pad, attempts: int) -> Row:
+    """The retry timer of a :func:`put_back_on_pad` row fired: write again, or ask for help once the
+    attempts are used up."""
+    if not put_back_on_pad(row, pad):
+        return row
+    if row.security_tries >= attempts:
+        return replace(row, state=RowState.NEEDS_STAFF, message=Message("item.security_failed"))
+    return secure_or_wait(row, pad)
+
+
 # --- the pad changed ---------------------------------------------------------------------------
 
 

@@ -16,6 +16,8 @@ What the kiosk promises, and where it is kept:
 * "done" only for an ILS-confirmed transaction whose security was read back (``rows.py``);
 * security is turned off only after the ILS confirmed (a row reaches SECURING only from an answer);
 * an item the patron already has is offered as a renewal, never sent as a checkout;
+* a row asking for its item back while its tags are on the pad retries the security write on a
+  timer (``SECURITY_RETRY``), since a quick put-back the tag watcher never saw brings no new pad;
 * a request whose outcome is unknown is never resent, and the session does not end while a
   request or a tag write is out (FINISHING waits for them);
 * nothing about the patron outlives the session: the state after it is the initial state, except
@@ -70,6 +72,8 @@ from kiosk.config import CirculationSettings
 
 INACTIVITY = "inactivity"
 MORE_TIME = "more_time"
+SECURITY_RETRY = "security_retry"  # + ":<row kind>:<item id>", one timer per row
+SECURITY_RETRY_SECONDS = 1.5  # well past the tag watcher's departure debounce (~0.15 s)
 
 
 class Phase(StrEnum):
@@ -180,10 +184,16 @@ _REQUEST_REFS = {Request.CHECKOUT: "co", Request.RENEW: "rn", Request.CHECKIN: "
 
 
 class PatronSessionMachine:
-    """A patron's session at the self-service kiosk (see the module docstring)."""
+    """A patron's session at the self-service kiosk (see the module docstring).
 
-    def __init__(self, settings: CirculationSettings) -> None:
+    ``security_retry_seconds``: how long a row that asks for its item back, while its tags are on the
+    pad, waits before it writes again (a put-back the watcher noticed retries at once instead).
+    """
+
+    def __init__(self, settings: CirculationSettings, *, security_retry_seconds: float = SECURITY_RETRY_SECONDS
+                 ) -> None:
         self.settings = settings
+        self.security_retry_seconds = security_retry_seconds
 
     def start(self) -> tuple[SessionState, list[Command]]:
         return SessionState(), []
@@ -198,7 +208,8 @@ class PatronSessionMachine:
         new = self._dispatch(new, out)
         signals = _signals(state.rows, new.rows)
         new = self._settle(new, out)
-        return replace(new, seq=out.seq), [*out.commands, *signals]
+        retries = self._retry_timers(state, new, event)
+        return replace(new, seq=out.seq), [*out.commands, *retries, *signals]
 
     # --- routing events ---------------------------------------------------------------------------
 
@@ -516,7 +527,25 @@ class PatronSessionMachine:
             out.emit(restart)
         return replace(state, more_time=False)
 
+    def _retry_timers(self, before: SessionState, after: SessionState, event: Event) -> list[Command]:
+        """Start a row's retry timer when it comes to wait for a put-back with its tags on the pad;
+        cancel it when the row stops waiting (put back and seen, lifted, or the session ended)."""
+        waiting_before = {_retry_timer(r) for r in _retries_due(before)}
+        waiting_after = {_retry_timer(r) for r in _retries_due(after)}
+        fired = event.name if isinstance(event, TimerFired) else ""
+        return [
+            *(CancelTimer(name) for name in sorted(waiting_before - waiting_after) if name != fired),
+            *(StartTimer(name, self.security_retry_seconds) for name in sorted(waiting_after - waiting_before)),
+        ]
+
     def _timer(self, state: SessionState, name: str, out: _Out) -> SessionState:
+        if name.startswith(SECURITY_RETRY + ":"):
+            if state.phase not in (Phase.ACTIVE, Phase.FINISHING):
+                return state
+            row = next((r for r in state.rows if _retry_timer(r) == name), None)
+            if row is None:
+                return state
+            return _put(state, R.retry_security(row, state.pad, self.settings.security_attempts))
         if name == INACTIVITY and state.phase in (Phase.PIN, Phase.REFUSED):
             return _fresh(state)  # walked away before being identified
         if name == INACTIVITY and state.phase in (Phase.ACTIVE, Phase.RECEIPT) and not state.more_time:
@@ -532,10 +561,11 @@ class PatronSessionMachine:
     # --- finishing --------------------------------------------------------------------------------
 
     def _settle(self, state: SessionState, out: _Out) -> SessionState:
-        """FINISHING ends the session once nothing is out: with a receipt if the patron asked to
-        finish, the site gives receipts and something happened; straight away otherwise."""
-        if state.phase is not Phase.FINISHING or state.in_flight:
-            return state
+        """FINISHING ends the session once nothing is out and no security retry is due: with a
+        receipt if the patron asked to finish, the site gives receipts and something happened;
+        straight away otherwise."""
+        if state.phase is not Phase.FINISHING or state.in_flight or _retries_due(state):
+            return state  # a retry due is a tag write about to go out: the item may yet be secured
         if not state.want_receipt or self.settings.receipt == "never" or not self._receipt(state):
             return self._end(state, out)
         email = self.settings.email_receipts and state.account is not None and bool(state.account.email)
@@ -622,6 +652,17 @@ def _fresh(state: SessionState) -> SessionState:
     """No session: only what outlives every session (the pad, staff counters, the ref counter)."""
     return SessionState(pad=state.pad, card_on_pad=state.card_on_pad, left_behind=state.left_behind,
                         tally=state.tally, seq=state.seq)
+
+
+def _retries_due(state: SessionState) -> tuple[Row, ...]:
+    """Rows whose security write is retried on a timer (only while rows can still change)."""
+    if state.phase not in (Phase.ACTIVE, Phase.FINISHING):
+        return ()
+    return tuple(r for r in state.rows if R.put_back_on_pad(r, state.pad))
+
+
+def _retry_timer(row: Row) -> str:
+    return f"{SECURITY_RETRY}:{row.kind}:{row.item_id}"
 
 
 def _put(state: SessionState, row: Row) -> SessionState:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
+from hardware_mocks.feig_pty import FeigPtySimulator, SimTag, make_uid
 from kiosk.circulation.commands import (
     CancelTimer,
     CheckIn,
@@ -16,22 +17,28 @@ from kiosk.circulation.commands import (
     Command,
     EmailReceipt,
     EndPatronSession,
+    LeaveKiosk,
     LookUpPatron,
     PrintReceipt,
     ReceiptLine,
     Renew,
     RenewAll,
     RouteToBin,
+    SetOutOfService,
     SetSecurity,
     Signal,
     StartTimer,
+    TestDevice,
+    WriteTag,
 )
 from kiosk.circulation.events import (
+    DeviceTested,
     Emailed,
     Event,
     IlsFailed,
     IlsHealth,
     LoanAnswered,
+    PadChanged,
     PatronLookedUp,
     Pressed,
     Printed,
@@ -40,13 +47,22 @@ from kiosk.circulation.events import (
     Routed,
     SecuritySet,
     SessionEnded,
+    TagWritten,
     TimerFired,
 )
 from kiosk.circulation.model import FailureKind, LoanAnswer, PatronAccount, RenewAllAnswer, ReturnAnswer
+from kiosk.hardware.rfid.models import TagData, decode_tag
 from kiosk.hardware.rfid.readers.base import ReaderUnavailable, SystemInfo, TagInfo, TagNotInField, TagReader
-from kiosk.hardware.rfid.security import SecurityScheme
+from kiosk.hardware.rfid.readers.feig import FeigReader
+from kiosk.hardware.rfid.readers.shared import SharedReader
+from kiosk.hardware.rfid.security import SecurityReading, SecurityScheme, SecurityState
+from kiosk.hardware.rfid.watcher import TagWatcher, WatcherSettings
 from kiosk.runner import Runner
+from kiosk.shell.device_tests import TEST_PAGE, DeviceTests
+from kiosk.shell.inputs import watcher_feed
+from kiosk.shell.kiosk_mode import MemoryKioskMode
 from kiosk.shell.outputs import MemoryDiverter, MemoryMailer, MemoryPrinter, Outputs
+from kiosk.shell.tag_programming import TagProgrammer
 from kiosk.shell.tag_security import TagSecurity
 from kiosk.shell.timers import TimerService
 
@@ -495,6 +511,232 @@ def test_signals_reach_the_signal_callback() -> None:
     finally:
         runner.close()
     assert kinds == ["success", "error"]
+
+
+# -- staff mode: tag programming, device tests, kiosk mode -------------------------------------------
+
+OWNER = "DK-718500"
+SCHEME = SecurityScheme()
+IN_LIBRARY = SCHEME.wanted(SecurityState.IN_LIBRARY)
+FAST_WATCH = WatcherSettings(poll_interval=0.02, depart_polls=3, depart_after=0.06, settle_time=0.05)
+
+
+@pytest.fixture
+def feig() -> Iterator[tuple[FeigPtySimulator, SharedReader]]:
+    """The simulated FEIG reader on a pty and the production driver on it, shared as the kiosk shares it.
+    Opened here, unless a test's tag watcher is to open it (a pty slave cannot be opened a second time
+    with pyserial's line settings: tcsetattr says EINVAL)."""
+    with FeigPtySimulator() as sim:
+        reader = SharedReader(FeigReader(sim.path, reply_timeout=0.3, retries=1))
+        yield sim, reader
+        reader.close()
+
+
+@pytest.fixture
+def opened(feig: tuple[FeigPtySimulator, SharedReader]) -> tuple[FeigPtySimulator, SharedReader]:
+    feig[1].open()
+    return feig
+
+
+def write(uid: bytes, item_id: str, parts: int = 1, part: int = 1, ref: str = "w") -> list[Command]:
+    return [WriteTag(ref, uid, item_id, parts, part)]
+
+
+def blank(n: int, **kwargs: object) -> SimTag:
+    """A factory-fresh tag: empty memory, alarm off (as tags come from the supplier)."""
+    return SimTag.create(make_uid(n), b"", afi=0x00, eas=False, **kwargs)
+
+
+def test_write_tag_encodes_the_site_model_reads_it_back_sets_security_and_the_pad_sees_the_new_item(feig) -> None:
+    sim, reader = feig
+    tag = blank(1)
+    sim.place(tag)
+    programmer = TagProgrammer(reader, SCHEME, owner_library=OWNER)
+    runner = runner_for(Scripted(script={"w": lambda a: write(tag.uid, "31234567", 3, 2)}),
+                        tags=TagSecurity(reader, SCHEME), programmer=programmer)
+    watcher = TagWatcher(reader, settings=FAST_WATCH, on_event=watcher_feed(runner.submit))
+    programmer.forget = watcher.forget
+    watcher.start()  # it opens the reader it polls, as in the kiosk
+    try:
+        runner.wait_for(lambda s: any(e.pad.unreadable == (tag.uid,) for e in s.of(PadChanged)), WAIT)
+        runner.submit(Pressed("w"))
+        state = runner.wait_for(lambda s: bool(s.of(TagWritten)), WAIT)
+        (written,) = state.of(TagWritten)
+        # the watcher was told: the pad now shows the item, not the blank it cached
+        after = runner.wait_for(lambda s: s.of(PadChanged)[-1].pad.item_ids() == ("31234567",), WAIT)
+    finally:
+        watcher.stop()
+        runner.close()
+    assert written.ok and written.ref == "w", written.detail
+    decoded = decode_tag(bytes(tag.memory), tag.dsfid)
+    assert isinstance(decoded, TagData)
+    assert (decoded.model, decoded.item_id, decoded.parts_in_set, decoded.part_number, decoded.owner_library) == (
+        "iso28560-3", "31234567", 3, 2, OWNER)
+    assert SecurityReading(tag.afi, tag.eas) == IN_LIBRARY
+    (item,) = after.of(PadChanged)[-1].pad.items
+    assert (item.uid, item.parts_in_set, item.part_number) == (tag.uid, 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("model", "block_size", "block_count"),
+    [("iso28560-3", 8, 14), ("iso28560-2", 4, 28), ("iso28560-3", 4, 8)],  # 8-byte blocks; -2; a 32-byte tag
+)
+def test_write_tag_takes_block_size_and_count_from_the_tag(
+    opened, model: str, block_size: int, block_count: int
+) -> None:
+    sim, reader = opened
+    tag = blank(2, block_size=block_size, block_count=block_count)
+    tag.memory[:] = b"\xAA" * len(tag.memory)  # an earlier owner's data: nothing of it may survive
+    sim.place(tag)
+    runner = runner_for(Scripted(script={"w": lambda a: write(tag.uid, "B-0042")}),
+                        programmer=TagProgrammer(reader, SCHEME, owner_library=OWNER, model=model))
+    try:
+        runner.submit(Pressed("w"))
+        (written,) = runner.wait_for(lambda s: bool(s.of(TagWritten)), WAIT).of(TagWritten)
+    finally:
+        runner.close()
+    assert written.ok, written.detail
+    decoded = decode_tag(bytes(tag.memory))
+    assert isinstance(decoded, TagData) and (decoded.model, decoded.item_id) == (model, "B-0042")
+    assert (decoded.parts_in_set or 1, decoded.part_number or 1) == (1, 1)
+    assert b"\xAA" not in bytes(tag.memory)
+    assert SecurityReading(tag.afi, tag.eas) == IN_LIBRARY
+
+
+@pytest.mark.parametrize("answers", [1, 2, 3])  # gone before the write, before the read-back, before security
+def test_a_tag_that_leaves_the_field_mid_write_is_a_failed_write_and_the_watcher_is_told(opened, answers: int) -> None:
+    sim, reader = opened
+    tag = blank(3)
+    sim.place(tag)
+    forgotten: list[bytes] = []
+    programmer = TagProgrammer(reader, SCHEME, owner_library=OWNER, forget=forgotten.append)
+    runner = runner_for(Scripted(script={"w": lambda a: write(tag.uid, "31234567")}), programmer=programmer)
+    sim.leave_after(tag.uid, answers)
+    try:
+        runner.submit(Pressed("w"))
+        (written,) = runner.wait_for(lambda s: bool(s.of(TagWritten)), WAIT).of(TagWritten)
+    finally:
+        runner.close()
+    assert not written.ok and written.detail == "the tag left the field"
+    assert sim.tag(tag.uid) is None  # it really is gone
+    assert forgotten == [tag.uid]  # told whenever a write was tried: the memory may have changed
+
+
+def test_write_tag_refuses_what_the_model_cannot_hold_without_touching_the_tag(opened) -> None:
+    sim, reader = opened
+    tag = blank(4)
+    sim.place(tag)
+    script = {"w": lambda a: [*write(tag.uid, "Ωmega", ref="greek"), *write(tag.uid, "A1", 2, 3, ref="part")]}
+    runner = runner_for(Scripted(script=script), programmer=TagProgrammer(reader, SCHEME, owner_library=OWNER))
+    try:
+        runner.submit(Pressed("w"))
+        state = runner.wait_for(lambda s: len(s.of(TagWritten)) == 2, WAIT)
+    finally:
+        runner.close()
+    answers = {e.ref: e for e in state.of(TagWritten)}
+    assert not answers["greek"].ok and "ISO 8859-1" in answers["greek"].detail
+    assert not answers["part"].ok and "part 3 of 2" in answers["part"].detail
+    assert bytes(tag.memory) == bytes(112) and (tag.afi, tag.eas) == (0x00, False)
+
+
+def test_write_tag_without_a_programmer_or_with_a_crashing_one_answers_a_failure() -> None:
+    class Crashing(TagProgrammer):
+        def perform(self, command: WriteTag) -> TagWritten:
+            raise ZeroDivisionError("bug")
+
+    machine = Scripted(script={"w": lambda a: write(b"1" * 8, "A1")})
+    bare = runner_for(machine)
+    crashing = runner_for(Scripted(script=machine.script),
+                          programmer=Crashing(FlakyReader(), SCHEME, owner_library=OWNER))
+    try:
+        for r in (bare, crashing):
+            r.submit(Pressed("w"))
+        (none,) = bare.wait_for(lambda s: bool(s.of(TagWritten)), WAIT).of(TagWritten)
+        (crash,) = crashing.wait_for(lambda s: bool(s.of(TagWritten)), WAIT).of(TagWritten)
+    finally:
+        bare.close()
+        crashing.close()
+    assert none == TagWritten("w", False, "no tag programming configured")
+    assert not crash.ok and "ZeroDivisionError" in crash.detail and crashing.executor_errors == 1
+
+
+def test_device_tests_inventory_the_reader_and_print_a_test_page(opened) -> None:
+    sim, reader = opened
+    sim.place(blank(5), blank(6))
+    printer = MemoryPrinter()
+    script = {"t": lambda a: [TestDevice("r", "reader"), TestDevice("p", "printer"), TestDevice("x", "coffee")]}
+    runner = runner_for(Scripted(script=script), tags=TagSecurity(reader, SCHEME), outputs=Outputs(printer=printer))
+    bare = runner_for(Scripted(script=script))  # production default: nothing configured
+    try:
+        for r in (runner, bare):
+            r.submit(Pressed("t"))
+        done = {e.ref: e for e in runner.wait_for(lambda s: len(s.of(DeviceTested)) == 3, WAIT).of(DeviceTested)}
+        sim.unplug()
+        runner.submit(Pressed("t"))
+        lost = runner.wait_for(lambda s: len(s.of(DeviceTested)) == 6, WAIT).of(DeviceTested)[3:]
+        unconfigured = {e.ref: e for e in bare.wait_for(lambda s: len(s.of(DeviceTested)) == 3, WAIT).of(DeviceTested)}
+    finally:
+        runner.close()
+        bare.close()
+    assert done["r"].ok and "2 tags in the field" in done["r"].detail
+    assert done["p"] == DeviceTested("p", True, "test page printed") and printer.printed[0] == ("receipt", TEST_PAGE)
+    assert done["x"] == DeviceTested("x", False, "no test for 'coffee'")
+    assert not next(e for e in lost if e.ref == "r").ok  # an unplugged reader fails its test
+    assert unconfigured["r"] == DeviceTested("r", False, "no RFID reader configured")
+    assert unconfigured["p"] == DeviceTested("p", False, "no printer configured")
+
+
+@dataclass
+class PrinterWithItsOwnTestPage(MemoryPrinter):
+    """A printer driver with a test page of its own that reports the status it printed with (as the
+    ESC/POS driver does)."""
+
+    @dataclass(frozen=True)
+    class Status:
+        state: str
+        detail: str = ""
+
+    def print_test_page(self) -> Status:
+        self.print_lines((ReceiptLine("its own page"),), kind="receipt")
+        return self.Status("paper low", "roll nearly empty")
+
+
+def test_device_tests_can_be_given_explicitly_and_use_the_printers_own_test_page() -> None:
+    printer = PrinterWithItsOwnTestPage()
+    tests = DeviceTests(FlakyReader(), printer)
+    script = {"t": lambda a: [TestDevice("r", "reader"), TestDevice("p", "printer")]}
+    runner = runner_for(Scripted(script=script), devices=tests)
+    try:
+        runner.submit(Pressed("t"))
+        tested = {e.ref: e for e in runner.wait_for(lambda s: len(s.of(DeviceTested)) == 2, WAIT).of(DeviceTested)}
+    finally:
+        runner.close()
+    assert tested["r"] == DeviceTested("r", True, "flaky reader answers; 0 tags in the field")
+    assert tested["p"] == DeviceTested("p", True, "test page printed; printer paper low: roll nearly empty")
+    assert printer.printed == [("receipt", (ReceiptLine("its own page"),))]
+
+
+def test_out_of_service_and_leaving_reach_the_kiosk_mode_and_the_flag_is_kept() -> None:
+    mode = MemoryKioskMode()
+    script = {"oos": lambda a: [SetOutOfService(a == "on")], "leave": lambda a: [LeaveKiosk()]}
+    runner = runner_for(Scripted(script=script), kiosk_mode=mode)
+    bare = runner_for(Scripted(script=script))
+    try:
+        assert not runner.out_of_service
+        runner.submit(Pressed("oos", "on"))
+        assert runner.wait_idle(WAIT) and runner.out_of_service and mode.out_of_service
+        runner.submit(Pressed("oos", "off"))
+        runner.submit(Pressed("leave"))
+        assert runner.wait_idle(WAIT)
+        bare.submit(Pressed("oos", "on"))
+        bare.submit(Pressed("leave"))  # nothing to leave with: logged, and the runner goes on
+        bare.submit(Pressed("tap"))
+        assert bare.wait_idle(WAIT)
+    finally:
+        runner.close()
+        bare.close()
+    assert not runner.out_of_service and mode.switches == [True, False] and mode.left == 1
+    assert bare.out_of_service and len(bare.snapshot().of(Pressed)) == 3
 
 
 # -- timers ----------------------------------------------------------------------------------------

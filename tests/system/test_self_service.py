@@ -20,7 +20,7 @@ from hardware_mocks.feig_pty import SimTag, make_uid
 from hardware_mocks.ils import IlsSimulator, When
 from hardware_mocks.ils import scenarios as S
 from hardware_mocks.pad import VirtualPad
-from kiosk.circulation.events import Event, PinEntered, Pressed
+from kiosk.circulation.events import Event, PadChanged, PinEntered, Pressed
 from kiosk.circulation.returns import ReturnsBinMachine, ReturnsState
 from kiosk.circulation.rows import RowKind, RowState
 from kiosk.circulation.session import PatronSessionMachine, Phase, SessionState
@@ -30,7 +30,7 @@ from kiosk.hardware.barcode.events import Scan
 from kiosk.hardware.rfid.readers.feig import FeigReader
 from kiosk.hardware.rfid.readers.shared import SharedReader
 from kiosk.hardware.rfid.security import SecurityScheme, SecurityState
-from kiosk.hardware.rfid.watcher import TagWatcher
+from kiosk.hardware.rfid.watcher import TagWatcher, WatcherSettings
 from kiosk.ils.gateway import SipGateway
 from kiosk.runner import Runner
 from kiosk.shell.inputs import ChuteFeed, event_for_scan, watcher_feed
@@ -97,7 +97,7 @@ def build(ils: IlsSimulator) -> Iterator[Callable[..., Kiosk]]:
     kiosks: list[Kiosk] = []
 
     def make(machine, *, sessions: int = 4, on_event: Callable[[Runner], Callable] = lambda r: watcher_feed(r.submit),
-             ) -> Kiosk:
+             watcher_settings: WatcherSettings | None = None) -> Kiosk:
         pad = VirtualPad(scheme=SCHEME).start()
         reader = SharedReader(FeigReader(pad.path))
         gateway = SipGateway(SIP2Pool(client_config(ils), size=sessions))
@@ -105,7 +105,7 @@ def build(ils: IlsSimulator) -> Iterator[Callable[..., Kiosk]]:
         runner = Runner(machine, gateway=gateway, tags=TagSecurity(reader, SCHEME),
                         outputs=Outputs(printer=printer, diverter=diverter))
         runner.start()
-        watcher = TagWatcher(reader, on_event=on_event(runner)).start()
+        watcher = TagWatcher(reader, settings=watcher_settings, on_event=on_event(runner)).start()
         kiosk = Kiosk(runner, pad, printer, diverter)
         kiosk.closers = [watcher.stop, runner.close, gateway.close, pad.stop]  # in this order
         kiosks.append(kiosk)
@@ -215,6 +215,38 @@ def test_a_book_lifted_during_the_security_write_is_never_done_until_put_back(il
     kiosk.wait_for(lambda s: rows_of(s).get(book) is RowState.DONE)
     assert security_of(kiosk.pad) == {(book, 1): SecurityState.ON_LOAN}
     assert ils.library.applied("11", item=book) == 1
+
+
+def test_a_book_put_back_before_the_pad_saw_it_go_is_secured_by_the_retry(ils: IlsSimulator, build) -> None:
+    """The patron lifts the book during the security write and puts it straight back. The watcher
+    here takes a minute to believe a departure, so the kiosk never sees the book leave and no new pad
+    comes: only the session's own retry timer can finish the job."""
+    patron = S.PATRON_CLEAN
+    book = S.AVAILABLE_BOOKS[4]
+    pads: list[PadChanged] = []
+
+    def recording_feed(runner: Runner) -> Callable:
+        return watcher_feed(lambda event: (pads.append(event), runner.submit(event)))
+
+    machine = PatronSessionMachine(CirculationSettings(pin_required=False), security_retry_seconds=0.3)
+    kiosk = build(machine, on_event=recording_feed, watcher_settings=WatcherSettings(depart_after=60.0))
+    kiosk.pad.place_patron_card(patron.id)
+    kiosk.wait_for(lambda s: s.phase is Phase.ACTIVE)
+
+    ils.faults.latency(0.3, code="11")
+    tag = kiosk.pad.place_item(book)
+    kiosk.wait_for(lambda s: rows_of(s).get(book) is RowState.ASKING)
+    same_tag = kiosk.pad.simulator.tag(tag.uid)
+    kiosk.pad.simulator.leave_after(tag.uid, 1)  # lifted mid-write...
+    lifted = kiosk.wait_for(lambda s: rows_of(s).get(book) is RowState.PUT_BACK)
+    kiosk.pad.simulator.place(same_tag)  # ...and put straight back, alarm still (half) armed
+    assert book in lifted.pad.item_ids()  # as far as the kiosk knows, it never left
+
+    kiosk.wait_for(lambda s: rows_of(s).get(book) is RowState.DONE)
+    assert security_of(kiosk.pad) == {(book, 1): SecurityState.ON_LOAN}
+    assert ils.library.applied("11", item=book) == 1
+    seen_with_book = [book in e.pad.item_ids() for e in pads]
+    assert True in seen_with_book and all(seen_with_book[seen_with_book.index(True):])  # never seen gone
 
 
 def test_a_checkout_whose_answer_was_lost_is_settled_not_repeated(ils: IlsSimulator, build) -> None:

@@ -226,6 +226,7 @@ class StackTracker:
         self._present: dict[bytes, _Presence] = {}
         self._cache: OrderedDict[bytes, Decoded] = OrderedDict()
         self._failures: dict[bytes, _Failure] = {}
+        self._rereading: dict[bytes, Decoded | None] = {}  # forgotten tags on the pad: uid -> what they held
         self._last_change: float | None = None
         self._stable_sent = False
         self.reader_ok = True
@@ -253,6 +254,7 @@ class StackTracker:
             if presence.misses >= s.depart_polls and now - presence.last_seen >= s.depart_after:
                 del self._present[uid]
                 self._failures.pop(uid, None)  # a returning tag gets fresh read attempts
+                self._rereading.pop(uid, None)
                 events.append(TagDeparted(uid, now))
                 changed = True
         if changed:
@@ -268,14 +270,26 @@ class StackTracker:
         while len(self._cache) > self.settings.cache_size:
             self._cache.popitem(last=False)
         self._failures.pop(uid, None)
-        return [TagRead(uid, tag, now), *self.tick(now)]
+        return [TagRead(uid, tag, now), *self._reread(now, uid, tag), *self.tick(now)]
 
     def read_failed(self, now: float, uid: bytes, error: str) -> list[WatcherEvent]:
         failure = self._failures.setdefault(uid, _Failure())
         failure.attempts += 1
         failure.error = error
         final = failure.attempts >= self.settings.read_attempts
-        return [TagReadFailed(uid, error, final, now), *self.tick(now)]
+        changed = self._reread(now, uid, None) if final else []
+        return [TagReadFailed(uid, error, final, now), *changed, *self.tick(now)]
+
+    def _reread(self, now: float, uid: bytes, tag: Decoded | None) -> list[WatcherEvent]:
+        """A forgotten tag read again: if it holds something else now, the stack changed (and
+        becomes stable anew after the settle time), though no tag came or went."""
+        if uid not in self._rereading:
+            return []
+        if self._rereading.pop(uid) == tag:
+            return []
+        self._last_change = now
+        self._stable_sent = False
+        return [StackChanged(self.stack(), now)]
 
     def reader_lost(self, now: float, reason: str) -> list[WatcherEvent]:
         if not self.reader_ok:
@@ -293,8 +307,13 @@ class StackTracker:
         return [ReaderRestored(now)]
 
     def forget(self, uid: bytes) -> None:
-        """Drop a cached decode (after the kiosk rewrote the tag's data)."""
-        self._cache.pop(uid, None)
+        """Drop a cached decode (after the kiosk rewrote the tag's data). A tag still on the pad is
+        read again with fresh attempts, and if it now holds something else the stack is reported
+        changed and, after the settle time, stable again: the pad shows what the tag holds now."""
+        old = self._cache.pop(uid, None)
+        self._failures.pop(uid, None)
+        if uid in self._present:
+            self._rereading[uid] = old
 
     def tick(self, now: float) -> list[WatcherEvent]:
         """Time passing alone can make a stack stable."""
@@ -373,6 +392,7 @@ class TagWatcher:
         self._thread: threading.Thread | None = None
         self._next_reopen = 0.0
         self._opened = False
+        self._forgotten: queue.SimpleQueue[bytes] = queue.SimpleQueue()
 
     def start(self) -> TagWatcher:
         if self._thread is not None:
@@ -416,8 +436,20 @@ class TagWatcher:
                 self._emit(self.tracker.tick(self._clock()))
             self._stop.wait(max(0.0, next_poll - self._clock()))
 
+    def forget(self, uid: bytes) -> None:
+        """Read ``uid`` afresh: the kiosk just rewrote its memory (staff tag programming), so the
+        decode cached for it is stale. Safe from any thread. It takes effect on the watcher thread at
+        the start of the next cycle, so a read of the old content that was still in progress cannot
+        put the stale decode back afterwards."""
+        self._forgotten.put(bytes(uid))
+
     def run_once(self) -> None:
         """One cycle: (re)open if needed, poll, read new tags. Public for step-by-step tests."""
+        while True:
+            try:
+                self.tracker.forget(self._forgotten.get_nowait())
+            except queue.Empty:
+                break
         now = self._clock()
         if not self._opened:
             if now < self._next_reopen:

@@ -450,6 +450,78 @@ def test_an_item_pulled_off_while_securing_is_asked_back_when_the_write_fails():
     assert k.row("A").state is RowState.PUT_BACK
 
 
+
+RETRY_A = "security_retry:borrow:A"
+
+
+def failed_write_with_the_book_still_on_the_pad(k: Kiosk) -> list[Command]:
+    """Checkout A, then its security write fails while the pad (as last seen) still shows it: the
+    patron lifted it and put it back faster than the watcher notices a departure (or it refused)."""
+    k.identify()
+    checkout = k.check_out("A", k.feed(pad(tag("A", 1))))
+    security = k.one(SetSecurity, k.feed(LoanAnswered(checkout.ref, ok_loan("A"))))
+    return k.feed(SecuritySet(security.ref, ok=False, failed_uids=(uid(1),), detail="the tag left the field"))
+
+
+def test_a_quick_put_back_the_watcher_never_saw_is_retried_on_a_timer():
+    k = Kiosk()
+    commands = failed_write_with_the_book_still_on_the_pad(k)
+    assert k.row("A").state is RowState.PUT_BACK and Signal("attention") in commands
+    assert StartTimer(RETRY_A, 1.5) in commands and not k.all(SetSecurity, commands)
+    retry = k.one(SetSecurity, k.feed(TimerFired(RETRY_A)))  # no new pad came: the timer retries
+    assert retry.uids == (uid(1),) and retry.on_loan
+    assert k.row("A").state is RowState.SECURING and k.row("A").security_tries == 2
+    assert not k.all(CancelTimer)  # the timer that fired is spent
+    k.feed(SecuritySet(retry.ref, ok=True))
+    assert k.row("A").state is RowState.DONE
+
+
+def test_the_retry_interval_is_the_machines_to_choose():
+    k = Kiosk()
+    k.machine = PatronSessionMachine(NO_PIN, security_retry_seconds=0.4)
+    assert StartTimer(RETRY_A, 0.4) in failed_write_with_the_book_still_on_the_pad(k)
+
+
+def test_a_tag_that_keeps_refusing_on_the_pad_goes_to_staff_after_the_attempts():
+    k = Kiosk(dataclasses.replace(NO_PIN, security_attempts=3))
+    failed_write_with_the_book_still_on_the_pad(k)
+    for attempt in (2, 3):
+        retry = k.one(SetSecurity, k.feed(TimerFired(RETRY_A)))
+        assert k.row("A").security_tries == attempt
+        commands = k.feed(SecuritySet(retry.ref, ok=False, failed_uids=(uid(1),), detail="AFI locked"))
+    assert k.row("A").state is RowState.NEEDS_STAFF and Signal("error") in commands
+    assert not k.all(StartTimer, commands)  # no more retries
+    assert k.feed(TimerFired(RETRY_A)) == [] and k.row("A").state is RowState.NEEDS_STAFF
+
+
+def test_a_lifted_item_cancels_its_retry_and_is_written_as_soon_as_the_pad_shows_it_again():
+    k = Kiosk()
+    failed_write_with_the_book_still_on_the_pad(k)
+    assert CancelTimer(RETRY_A) in k.feed(pad())  # the watcher saw it go: nothing to retry on
+    assert k.feed(TimerFired(RETRY_A)) == []  # a fire already on its way changes nothing
+    commands = k.feed(pad(tag("A", 1)))
+    assert k.one(SetSecurity, commands).uids == (uid(1),)
+    assert StartTimer(RETRY_A, 1.5) not in commands  # written at once: no timer
+
+
+def test_a_retry_timer_for_a_row_that_no_longer_waits_changes_nothing():
+    k = Kiosk()
+    k.identify()
+    k.confirm_and_secure("A", k.check_out("A", k.feed(pad(tag("A", 1)))))
+    before = k.state
+    assert k.feed(TimerFired(RETRY_A), TimerFired("security_retry:return:A"), TimerFired(RETRY_A + "x")) == []
+    assert k.state == before
+
+
+def test_finish_waits_for_a_retry_that_is_due_then_ends_with_the_item_secured():
+    k = Kiosk()
+    failed_write_with_the_book_still_on_the_pad(k)
+    commands = k.feed(Pressed("finish"))
+    assert k.state.phase is Phase.FINISHING and not k.all(EndPatronSession, commands)
+    retry = k.one(SetSecurity, k.feed(TimerFired(RETRY_A)))
+    k.feed(SecuritySet(retry.ref, ok=True))
+    assert k.row("A").state is RowState.DONE and k.state.phase is Phase.RECEIPT
+
 def test_an_item_already_on_loan_to_the_patron_is_offered_as_a_renewal_not_checked_out():
     k = Kiosk()
     k.identify(account(loans=(Loan("A", "Dune", "20261110"),)))

@@ -13,7 +13,9 @@ and checks after every step what the kiosk promises:
 * the session never ends while a request or tag write is out;
 * a finished session leaves nothing about the patron in the state, and no PIN or full card number
   ever reaches a receipt;
-* every ref is new, and every row waiting for an answer has a command out.
+* every ref is new, and every row waiting for an answer has a command out;
+* a row asking for its item back while its tags lie on the pad has a retry timer running (no new
+  pad may ever come: the patron put it back before the watcher saw it go).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hypothesis import event as note_event
 from hypothesis import strategies as st
 
 from kiosk.circulation.commands import (
+    CancelTimer,
     CheckIn,
     CheckOut,
     Command,
@@ -35,6 +38,7 @@ from kiosk.circulation.commands import (
     Renew,
     RenewAll,
     SetSecurity,
+    StartTimer,
 )
 from kiosk.circulation.events import (
     CardPresented,
@@ -87,6 +91,8 @@ ACTIONS = ("finish", "finish", "finish", "return", "return", "borrow", "renew", 
            "renew_declined", "retry", "more_time", "receipt_print", "receipt_print", "receipt_email",
            "receipt_none", "receipt_none", "ok", "cancel", "nonsense")
 FAILURES = (FailureKind.UNREACHABLE, FailureKind.OUTCOME_UNKNOWN, FailureKind.REFUSED_BY_DEVICE)
+TIMERS = ("inactivity", "more_time", "other",
+          *(f"security_retry:{kind}:{item}" for kind in ("borrow", "return") for item in ("A", "S", "X")))
 ASKS = (LookUpPatron, CheckOut, Renew, RenewAll, CheckIn, SetSecurity, PrintReceipt, EmailReceipt, EndPatronSession)
 
 
@@ -159,7 +165,7 @@ def patron_event(data: st.DataObject) -> Event:
             return WrongBarcode("barcode.isbn")
         case "press":
             return Pressed(pick(data, ACTIONS), pick(data, ("", *ITEMS)))
-    return TimerFired(pick(data, ("inactivity", "more_time", "other")))
+    return TimerFired(pick(data, TIMERS))
 
 
 class Judge:
@@ -175,6 +181,7 @@ class Judge:
         self.confirmed: dict[tuple[RowKind, str], int] = {}  # this session: item -> step the ILS confirmed
         self.verified: dict[tuple[bool, bytes], int] = {}  # (on_loan, uid) -> step its write was issued
         self.unknown: set[tuple[str, str]] = set()  # (request, item) whose outcome was unknown
+        self.timers: set[str] = set()  # started, neither fired nor cancelled since
 
     def new_session(self) -> None:
         self.session += 1
@@ -184,6 +191,8 @@ class Judge:
 
     def fed(self, event: Event) -> None:
         self.step += 1
+        if isinstance(event, TimerFired):
+            self.timers.discard(event.name)
         ref = getattr(event, "ref", None)
         if ref is None or ref not in self.out:
             return
@@ -191,11 +200,13 @@ class Judge:
         self.answered[ref] = (command, session, issued)
         if session != self.session:
             return  # a late answer from an earlier session: must change nothing of this one
+        # The first confirmation counts: a later one is a renewal asked from the loans list for an item
+        # whose row is already done (its tag needs nothing more), not a new transaction for the row.
         match command, event:
             case (CheckOut() | Renew()), LoanAnswered(answer=a) if a.ok:
-                self.confirmed[(RowKind.BORROW, command.item_id)] = self.step
+                self.confirmed.setdefault((RowKind.BORROW, command.item_id), self.step)
             case CheckIn(), ReturnAnswered(answer=a) if a.ok:
-                self.confirmed[(RowKind.RETURN, command.item_id)] = self.step
+                self.confirmed.setdefault((RowKind.RETURN, command.item_id), self.step)
             case SetSecurity(), SecuritySet(ok=ok, failed_uids=failed):
                 bad = set(command.uids) if not ok and not failed else set(failed) if not ok else set()
                 for u in command.uids:
@@ -207,6 +218,10 @@ class Judge:
 
     def issued(self, commands: list[Command]) -> None:
         for command in commands:
+            if isinstance(command, StartTimer):
+                self.timers.add(command.name)
+            elif isinstance(command, CancelTimer):
+                self.timers.discard(command.name)
             ref = getattr(command, "ref", None)
             if ref is not None:
                 assert ref not in self.refs, f"ref {ref} used twice"
@@ -250,6 +265,11 @@ class Judge:
                     assert written is not None and written >= confirmed_at, f"{row.item_id} done, {u!r} unverified"
             if row.in_flight:
                 assert row.ref in self.out, f"{row.item_id} waits for {row.ref!r}, which is not out"
+            unverified = [u for u in row.uids if u not in row.secured]
+            if (state.phase in (Phase.ACTIVE, Phase.FINISHING) and row.state is RowState.PUT_BACK and unverified
+                    and all(u in state.pad.uids_of(row.item_id) for u in unverified)):
+                timer = f"security_retry:{row.kind}:{row.item_id}"
+                assert timer in self.timers, f"{row.item_id} waits to be put back, is on the pad, and no retry is due"
         in_flight = [r.ref for r in state.rows if r.in_flight]
         assert len(in_flight) == len(set(in_flight))
         if state.phase in (Phase.IDLE, Phase.REFUSED):

@@ -157,6 +157,38 @@ def test_each_tag_is_read_once_even_when_it_leaves_and_returns():
     assert tracker.pending_reads() == [(make_uid(1), 0)]
 
 
+
+def test_a_forgotten_tag_that_now_holds_something_else_makes_the_stack_stable_anew():
+    tracker = StackTracker(SETTINGS)
+    tracker.poll(0.0, [info(1)])
+    tracker.read_succeeded(0.01, make_uid(1), fake_decode(b""))  # blank
+    assert of(tracker.poll(0.2, [info(1)]), StackStable)
+    tracker.forget(make_uid(1))  # staff programmed it
+    assert tracker.pending_reads() == [(make_uid(1), 0)]
+    assert of(tracker.poll(0.5, [info(1)]), StackStable) == []  # not while the read is out
+    events = tracker.read_succeeded(0.51, make_uid(1), fake_decode(fake_memory("NEW1")))
+    assert [e.stack.items[0].tag.item_id for e in of(events, StackChanged)] == ["NEW1"]
+    assert of(tracker.poll(0.55, [info(1)]), StackStable) == []  # settle time counts from the re-read
+    stable = of(tracker.poll(0.62, [info(1)]), StackStable)
+    assert [i.tag.item_id for i in stable[0].stack.items] == ["NEW1"]
+
+
+def test_a_forgotten_tag_read_back_unchanged_or_already_gone_changes_nothing():
+    tracker = StackTracker(SETTINGS)
+    tracker.poll(0.0, [info(1), info(2)])
+    tracker.read_succeeded(0.01, make_uid(1), fake_decode(fake_memory("B1")))
+    tracker.read_succeeded(0.01, make_uid(2), fake_decode(fake_memory("B2")))
+    assert of(tracker.poll(0.2, [info(1), info(2)]), StackStable)
+    tracker.forget(make_uid(1))
+    events = tracker.read_succeeded(0.3, make_uid(1), fake_decode(fake_memory("B1")))
+    assert of(events, StackChanged) == [] and of(tracker.poll(0.5, [info(1), info(2)]), StackStable) == []
+    for t in (0.6, 0.7, 0.8, 0.9):
+        tracker.poll(t, [info(1)])  # B2 leaves
+    tracker.forget(make_uid(2))  # not on the pad: only its cached decode goes
+    assert tracker.pending_reads() == []
+    tracker.poll(1.0, [info(1), info(2)])  # and comes back: read afresh
+    assert tracker.pending_reads() == [(make_uid(2), 0)]
+
 def test_read_failures_are_retried_then_the_item_is_unreadable():
     tracker = StackTracker(SETTINGS)
     tracker.poll(0.0, [info(1)])
@@ -246,6 +278,15 @@ def next_event(watcher: TagWatcher, kind, timeout: float = 3.0, where=lambda e: 
     raise AssertionError(f"no {kind.__name__} within {timeout} s; saw {[type(e).__name__ for e in seen]}")
 
 
+def drain(watcher: TagWatcher) -> list:
+    events = []
+    while True:
+        try:
+            events.append(watcher.events.get_nowait())
+        except queue.Empty:
+            return events
+
+
 def test_watcher_end_to_end_over_the_feig_pty(sim):
     books = [SimTag.create(make_uid(n), fake_memory(f"BOOK{n}", 2, n)) for n in (1, 2)]
     sim.place(*books)
@@ -318,3 +359,18 @@ def test_watcher_with_the_real_tag_models_reports_a_missing_part(sim):
     assert all(isinstance(i.tag, TagData) and i.tag.item_id == "31234567" for i in stable.stack.items)
     assert stable.stack.sets == (SetStatus("31234567", "DK-718500", 3, (1, 3), (2,)),)
     assert stable.stack.incomplete_sets == stable.stack.sets
+
+
+def test_watcher_forget_from_another_thread_reports_the_rewritten_tag(sim):
+    tag = SimTag.create(make_uid(7), b"")
+    sim.place(tag)
+    reader = FeigReader(sim.path, reply_timeout=0.2)
+    with TagWatcher(reader, settings=FAST, decode=fake_decode) as watcher:
+        blank = next_event(watcher, StackStable, where=lambda e: len(e.stack.items) == 1)
+        assert blank.stack.items[0].tag == FakeUnreadable("blank", bytes(112))
+        tag.memory[:19] = fake_memory("PROGRAMMED")  # as a tag programmer's write would
+        time.sleep(0.15)  # several polls: the watcher trusts its cache and does not read the tag again
+        assert not [e for e in drain(watcher) if isinstance(e, TagRead)]
+        watcher.forget(tag.uid)
+        stable = next_event(watcher, StackStable)
+    assert stable.stack.items[0].tag.item_id == "PROGRAMMED"
