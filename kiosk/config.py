@@ -179,6 +179,47 @@ class JournalSettings:
     poll_seconds: float = setting(2.0, check=positive_number(), doc="how often kiosk sync looks for new work")
 
 
+def _regex() -> Check:
+    def compiles(value: object) -> bool:
+        if not isinstance(value, str) or value == "":
+            return False
+        try:
+            re.compile(value)
+        except re.error:
+            return False
+        return True
+
+    return Check("a regular expression (Python syntax)", compiles)
+
+
+def _days_map() -> Check:
+    return Check(
+        "a table of whole days 1-365 (type = 21)",
+        lambda v: isinstance(v, dict) and all(
+            isinstance(k, str) and isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 365
+            for k, d in v.items()
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfflineSettings:
+    """[offline]: what the kiosk does while the ILS cannot be reached (kiosk.ils.offline)."""
+
+    mode: str = setting(
+        "checkin", check=one_of("none", "checkin", "checkin_and_checkout"),
+        doc="what patrons may do while the ILS is unreachable",
+    )
+    max_checkouts: int = setting(5, check=integer(0, 100), doc="offline checkouts per patron session")
+    loan_days: int = setting(14, check=integer(1, 365), doc="offline due date: today + this many days")
+    loan_days_by_type: dict[str, int] = setting(
+        default_factory=dict, check=_days_map(), doc="item type -> loan days, when the type is known offline"
+    )
+    patron_pattern: str = setting(".+", check=_regex(), doc="a card accepted offline must match this fully")
+    probe_min_seconds: float = setting(1.0, check=positive_number(), doc="first wait before asking the ILS again")
+    probe_max_seconds: float = setting(60.0, check=positive_number(), doc="longest wait between probes")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """The whole configuration: one attribute per TOML table."""
@@ -188,6 +229,7 @@ class Settings:
     circulation: CirculationSettings = dataclasses.field(default_factory=lambda: CirculationSettings())
     returns: ReturnsSettings = dataclasses.field(default_factory=lambda: ReturnsSettings())
     journal: JournalSettings = dataclasses.field(default_factory=lambda: JournalSettings())
+    offline: OfflineSettings = dataclasses.field(default_factory=lambda: OfflineSettings())
     printer: PrinterSettings = dataclasses.field(default_factory=lambda: PrinterSettings())
     smtp: SmtpSettings = dataclasses.field(default_factory=lambda: SmtpSettings())
     gpio: GpioSettings = dataclasses.field(default_factory=lambda: GpioSettings())
@@ -437,6 +479,15 @@ def _check_sip2_encodable(settings: Settings, origin: Provenance) -> Iterator[st
             )
 
 
+def _check_offline_probe(settings: Settings, origin: Provenance) -> Iterator[str]:
+    offline = settings.offline
+    if offline.probe_min_seconds > offline.probe_max_seconds:
+        yield (
+            f"{origin.label('offline.probe_min_seconds')}: offline.probe_min_seconds: expected at most "
+            f"offline.probe_max_seconds ({offline.probe_max_seconds:g}), got {offline.probe_min_seconds:g}"
+        )
+
+
 def _check_journal_retry(settings: Settings, origin: Provenance) -> Iterator[str]:
     journal = settings.journal
     if journal.retry_min_seconds > journal.retry_max_seconds:
@@ -450,6 +501,7 @@ CROSS_CHECKS: list[CrossCheck] = [
     _check_sip2_transport,
     _check_sip2_encodable,
     _check_journal_retry,
+    _check_offline_probe,
     check_printer,
     check_smtp,
     check_gpio,

@@ -47,6 +47,7 @@ class PatronAccount:
     loans: tuple[Loan, ...] = ()
     holds_ready: tuple[str, ...] = ()  # titles or item ids, as listed by the ILS
     messages: tuple[str, ...] = ()  # the ILS's own words (AF), shown to the patron
+    offline: bool = False  # not from the ILS: the card passed the offline policy (no PIN was checked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ class LoanAnswer:
     due: str = ""
     renewed: bool = False  # the ILS treated it as a renewal
     messages: tuple[str, ...] = ()  # refusal reasons, in the ILS's words
+    offline: bool = False  # recorded in the journal under the offline policy, for the ILS later
+    message_id: str = ""  # a refusal by this kiosk (offline policy), as a message id; "" = the ILS's
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,8 @@ class ReturnAnswer:
     hold_patron_id: str = ""
     was_on_loan_to: str = ""  # AA
     messages: tuple[str, ...] = ()
+    offline: bool = False  # recorded in the journal under the offline policy, for the ILS later
+    message_id: str = ""  # a refusal by this kiosk (offline policy), as a message id; "" = the ILS's
 
 
 @dataclass(frozen=True, slots=True)

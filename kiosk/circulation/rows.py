@@ -95,6 +95,7 @@ class Row:
     due: str = ""
     outcome: Message | None = None  # what the row says once done (set when the ILS confirms)
     note: Message | None = None  # shown beside the state, e.g. a part the site lets go missing
+    offline: bool = False  # recorded in the journal under the offline policy, not yet confirmed by the ILS
 
     @property
     def pending(self) -> tuple[bytes, ...]:
@@ -175,9 +176,17 @@ def loan_answered(row: Row, answer: LoanAnswer, pad: Pad) -> Row:
     row = replace(row, ref="", title=answer.title or row.title)
     renewing = row.request is Request.RENEW
     if not answer.ok:
+        if answer.message_id:  # the kiosk's own refusal (the offline policy), not the ILS's
+            return replace(row, state=RowState.REFUSED, message=Message(answer.message_id))
         refusal = "item.renew_refused" if renewing else "item.refused"
         return replace(row, state=RowState.REFUSED, message=Message.of(refusal, ils=answer.messages))
     due = answer.due or row.due
+    if answer.offline:
+        # Recorded in the journal for the ILS: security is released as online, and the patron is
+        # told it was recorded offline (the ILS may yet refuse it; staff see that in the queue).
+        outcome = Message.of("item.done_offline", due=due)
+        row = replace(row, confirmed=True, offline=True, due=due, outcome=outcome)
+        return secure_or_wait(row, pad)
     if renewing:
         outcome = Message.of("item.renewed", due=due)
     elif answer.renewed:
@@ -192,7 +201,11 @@ def loan_answered(row: Row, answer: LoanAnswer, pad: Pad) -> Row:
 def return_answered(row: Row, answer: ReturnAnswer, pad: Pad, patron_id: str) -> Row:
     row = replace(row, ref="", title=answer.title or row.title)
     if not answer.ok:
+        if answer.message_id:
+            return replace(row, state=RowState.REFUSED, message=Message(answer.message_id))
         return replace(row, state=RowState.REFUSED, message=Message.of("return.refused", ils=answer.messages))
+    if answer.offline:
+        return secure_or_wait(replace(row, confirmed=True, offline=True, outcome=Message("return.done_offline")), pad)
     row = replace(row, confirmed=True, outcome=Message.of(_return_outcome(answer, patron_id), ils=answer.messages))
     return secure_or_wait(row, pad)
 

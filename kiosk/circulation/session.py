@@ -264,10 +264,15 @@ class PatronSessionMachine:
         if state.phase is not Phase.LOOKING_UP:
             return state
         if not account.known:
-            return self._refuse(state, Message.of("patron.unknown", ils=account.messages), out)
-        if self.settings.pin_required and account.pin_ok is not True:
+            unknown = "patron.offline_unknown" if account.offline else "patron.unknown"
+            return self._refuse(state, Message.of(unknown, ils=account.messages), out)
+        if self.settings.pin_required and account.pin_ok is not True and not account.offline:
+            # Offline no PIN can be checked (only the ILS knows it): the site's offline policy took
+            # the card on its barcode pattern, and the patron is told they are served offline.
             return self._wrong_pin(state, account, out)
         notice = None if account.may_borrow else Message.of("patron.may_not_borrow", ils=account.messages)
+        if account.offline:
+            notice = Message("patron.offline")
         state = replace(state, phase=Phase.ACTIVE, account=account, lookup_ref="", pin_failures=0, notice=notice)
         out.emit(StartTimer(INACTIVITY, self.settings.inactivity_seconds))
         return self._admit_pad(state, state.pad, newly=())
@@ -402,8 +407,9 @@ class PatronSessionMachine:
                     done = replace(renewal, state=RenewalState.RENEWED, ref="", title=answer.title or renewal.title,
                                    due=answer.due, message=Message.of("renew.done", due=answer.due))
                     return replace(state, renewals=(*others, done), account=_with_due(state.account, done))
-                refused = replace(renewal, state=RenewalState.REFUSED, ref="",
-                                  message=Message.of("renew.refused", ils=answer.messages))
+                message = Message(answer.message_id) if answer.message_id else Message.of(
+                    "renew.refused", ils=answer.messages)
+                refused = replace(renewal, state=RenewalState.REFUSED, ref="", message=message)
                 return replace(state, renewals=(*others, refused))
             case RenewAllAnswered(answer=answer) if not renewal.item_id:
                 return self._renewed_all(replace(state, renewals=others), answer.renewed, answer.not_renewed,

@@ -21,6 +21,8 @@ MESSAGES: dict[str, str] = {
     "pin.locked": "Wrong PIN {attempts} times: this card is refused here. Please ask staff. {ils}",
     "pin.unchecked": "The library system could not check your PIN. Please ask staff.",
     "card.finish_first": "Please finish this session before using another card.",
+    "patron.offline": "The library system is offline: what you do now is recorded and sent to it later.",
+    "patron.offline_unknown": "The library system is offline and this card cannot be used now. Please ask staff.",
     # rows
     "item.waiting": "Waiting",
     "item.put_all_parts": "Put all {parts} parts on the pad: part {missing} missing.",
@@ -35,6 +37,7 @@ MESSAGES: dict[str, str] = {
     "return.securing": "Setting the alarm…",
     "item.put_back": "Needs attention: put it back on the pad.",
     "item.done": "Checked out. Due {due}.",
+    "item.done_offline": "Checked out (recorded offline). Due {due}.",
     "item.renewed": "Renewed until {due}.",
     "item.renewed_by_ils": "Already on loan to you: the library system renewed it until {due}. {ils}",
     "item.untagged": "Checked out, due {due}. No tag found: if the gate alarms, show your receipt.",
@@ -45,6 +48,13 @@ MESSAGES: dict[str, str] = {
     "item.outcome_unknown": "Needs attention: please ask staff.",
     "item.security_failed": "Needs help: the alarm could not be changed. Please ask staff.",
     "return.refused": "Not returned. {ils}",
+    "return.done_offline": "Returned (recorded offline). Please put it in the returns slot.",
+    # the offline policy's refusals
+    "offline.no_checkouts": "Not checked out: borrowing is not possible while the library system is offline.",
+    "offline.checkout_limit": "Not checked out: you have borrowed as many items as allowed while offline.",
+    "offline.no_checkins": "Not returned: returns are not possible while the library system is offline.",
+    "offline.no_renewals": "Not renewed: renewals are not possible while the library system is offline.",
+    "offline.no_payments": "Payments are not possible while the library system is offline.",
     "return.slot": "Returned. Please put it in the returns slot. {ils}",
     "return.staff": "Returned. Please leave it with staff. {ils}",
     "return.hold_for_you": "Returned. It is on hold for you: you can borrow it now. {ils}",
@@ -66,6 +76,8 @@ MESSAGES: dict[str, str] = {
     "receipt.returned": "Returned",
     "receipt.ask_staff": "Please ask staff about",
     "receipt.due": "  due {due}",
+    "receipt.due_offline": "  due {due}; recorded offline",
+    "receipt.returned_offline": "  returned; recorded offline",
     "receipt.renewed_until": "  renewed until {due}",
     "receipt.was_returned": "  returned",
     "receipt.alarm_armed": "  due {due}; the alarm was not released: ask staff",
@@ -114,7 +126,8 @@ def receipt_lines(patron_id: str, rows: Iterable[Row], renewed: Iterable[tuple[s
                 staff += [ReceiptLine(row.label), _line("receipt.not_confirmed")]
             continue
         if row.kind is RowKind.RETURN:
-            returned += [ReceiptLine(row.label), _line("receipt.was_returned")]
+            returned += [ReceiptLine(row.label), _line("receipt.returned_offline" if row.offline
+                                                       else "receipt.was_returned")]
         elif row.state is RowState.UNTAGGED:
             borrowed += [ReceiptLine(row.label), _line("receipt.no_tag", due=row.due)]
         elif row.state is not RowState.DONE:
@@ -122,7 +135,8 @@ def receipt_lines(patron_id: str, rows: Iterable[Row], renewed: Iterable[tuple[s
         elif row.renewed:
             renewals += [ReceiptLine(row.label), _line("receipt.renewed_until", due=row.due)]
         else:
-            borrowed += [ReceiptLine(row.label), _line("receipt.due", due=row.due)]
+            borrowed += [ReceiptLine(row.label), _line("receipt.due_offline" if row.offline else "receipt.due",
+                                                       due=row.due)]
     for label, due in renewed:
         renewals += [ReceiptLine(label), _line("receipt.renewed_until", due=due)]
     sections = [("receipt.borrowed", borrowed), ("receipt.renewed", renewals), ("receipt.returned", returned),

@@ -1,0 +1,247 @@
+"""The journaled gateway against the simulated ILS over TCP: the journal records intent before each
+request and its outcome after; with the ILS stopped the offline policy decides, and new transactions
+queue behind unsent offline ones. The ILS's ledger and the journal's rows are the judges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from hardware_mocks.ils import IlsSimulator
+from hardware_mocks.ils import scenarios as S
+from kiosk.circulation.commands import CheckIn, CheckOut, EndPatronSession, LookUpPatron, Renew, RenewAll
+from kiosk.circulation.events import IlsFailed, LoanAnswered, PatronLookedUp, RenewAllAnswered, ReturnAnswered
+from kiosk.circulation.model import FailureKind
+from kiosk.config import OfflineSettings
+from kiosk.ils.journaled import JournaledGateway
+from kiosk.ils.offline import CHECKOUT_LIMIT, NO_CHECKOUTS, NO_RENEWALS, Reachability
+from kiosk.sync.journal import Journal, Kind, Mode, State
+from sip2.client import ClientConfig, SIP2Pool
+
+NOW = datetime(2025, 3, 10, 14, 30, 5)
+DUE = datetime(2025, 3, 31, 23, 59, 59)  # NOW + 21 days, end of day
+BOOK1, BOOK2, BOOK3 = S.AVAILABLE_BOOKS[:3]
+PATRON = S.PATRON_CLEAN
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[IlsSimulator]:
+    with IlsSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def sim(server: IlsSimulator) -> Iterator[IlsSimulator]:
+    server.reset()
+    yield server
+    server.faults.reset()
+    server.start()  # a test that stopped it
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    with Journal.open(tmp_path / "journal.sqlite") as j:
+        yield j
+
+
+def make(sim: IlsSimulator, journal: Journal, clock: Clock, **offline) -> JournaledGateway:
+    host, port = sim.host, sim.port  # known while it is stopped too (it restarts on the same port)
+    config = ClientConfig(host=host, port=port, username=S.LOGIN_USER, password=S.LOGIN_PASSWORD,
+                          institution_id=S.INSTITUTION, timeout=2.0, connect_timeout=1.0, heartbeat_interval=3600)
+    settings = OfflineSettings(**offline)
+    return JournaledGateway(SIP2Pool(config, size=1), journal, settings, now=lambda: NOW,
+                            reachability=Reachability(probe_min=1.0, probe_max=8.0, clock=clock))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def gateway(sim: IlsSimulator, journal: Journal, clock: Clock) -> Iterator[JournaledGateway]:
+    gw = make(sim, journal, clock, mode="checkin_and_checkout", max_checkouts=2, loan_days=21)
+    gw.open()
+    yield gw
+    gw.close()
+
+
+def test_online_checkout_and_checkin_are_journaled_intent_then_outcome(
+    gateway: JournaledGateway, journal: Journal, sim: IlsSimulator
+) -> None:
+    states_seen_by_the_ils: list[list[State]] = []
+    handle = sim.app.handle
+
+    def watching(request, ctx):
+        if request.code in ("11", "09"):
+            states_seen_by_the_ils.append([t.state for t in journal.transactions()])
+        return handle(request, ctx)
+
+    sim.app.handle = watching
+    try:
+        loan = gateway.check_out(CheckOut("co-1", PATRON.id, BOOK1, PATRON.pin))
+        back = gateway.check_in(CheckIn("ci-2", BOOK1))
+    finally:
+        sim.app.handle = handle
+    assert isinstance(loan, LoanAnswered) and loan.answer.ok and not loan.answer.offline
+    assert isinstance(back, ReturnAnswered) and back.answer.ok and not back.answer.offline
+    # the intent was on disk (sending) while the ILS handled each request
+    assert states_seen_by_the_ils == [[State.SENDING], [State.CONFIRMED, State.SENDING]]
+    rows = journal.transactions()
+    assert [(t.kind, t.mode, t.state, t.patron_id, t.session_ref) for t in rows] == [
+        (Kind.CHECKOUT, Mode.ONLINE, State.CONFIRMED, PATRON.id, "co-1"),
+        (Kind.CHECKIN, Mode.ONLINE, State.CONFIRMED, None, "ci-2"),
+    ]
+    assert rows[0].ils_due_date == loan.answer.due
+    assert sim.library.count(message="11", item=BOOK1, applied=True) == 1
+
+
+def test_an_ils_refusal_is_journaled_as_refused(gateway: JournaledGateway, journal: Journal) -> None:
+    answer = gateway.check_out(CheckOut("co-1", S.PATRON_BLOCKED.id, BOOK1, S.PATRON_BLOCKED.pin))
+    assert isinstance(answer, LoanAnswered) and not answer.answer.ok and not answer.answer.offline
+    (row,) = journal.transactions()
+    assert row.state is State.REFUSED and row.reason
+
+
+def test_ils_stopped_checkin_is_queued_offline_and_the_ils_is_not_asked_again_until_a_probe(
+    gateway: JournaledGateway, journal: Journal, sim: IlsSimulator, clock: Clock
+) -> None:
+    sim.stop()
+    first = gateway.check_in(CheckIn("ci-1", S.ITEM_RENEWABLE))
+    assert isinstance(first, ReturnAnswered) and first.answer.ok and first.answer.offline
+    assert not gateway.reachability.online and not gateway.health().connected
+    second = gateway.check_in(CheckIn("ci-2", S.ITEM_OVERDUE))
+    assert isinstance(second, ReturnAnswered) and second.answer.offline
+    rows = journal.transactions()
+    # the first was begun online, found the ILS away, and was taken over by the policy
+    assert [(t.item_id, t.mode, t.state, t.return_date) for t in rows] == [
+        (S.ITEM_RENEWABLE, Mode.OFFLINE, State.QUEUED, NOW),
+        (S.ITEM_OVERDUE, Mode.OFFLINE, State.QUEUED, NOW),
+    ]
+    assert journal.backlog() == 2
+
+
+def test_offline_checkout_per_mode_and_the_session_limit(
+    sim: IlsSimulator, journal: Journal, clock: Clock
+) -> None:
+    sim.stop()
+    only_returns = make(sim, journal, clock)  # the default mode: checkin
+    only_returns.open()  # finds the ILS away
+    try:
+        refused = only_returns.check_out(CheckOut("co-1", PATRON.id, BOOK1, None))
+        assert isinstance(refused, LoanAnswered) and not refused.answer.ok
+        assert refused.answer.message_id == NO_CHECKOUTS and journal.backlog() == 0
+        assert journal.transactions() == []  # refused: nothing to forward
+    finally:
+        only_returns.close()
+    lending = make(sim, journal, clock, mode="checkin_and_checkout", max_checkouts=2, loan_days=21)
+    lending.open()
+    try:
+        answers = [lending.check_out(CheckOut(f"co-{n}", PATRON.id, item, None))
+                   for n, item in enumerate((BOOK1, BOOK2, BOOK3))]
+        assert [(a.answer.ok, a.answer.offline, a.answer.due, a.answer.message_id) for a in answers] == [
+            (True, True, "2025-03-31", ""), (True, True, "2025-03-31", ""), (False, True, "", CHECKOUT_LIMIT),
+        ]
+        queued = journal.transactions([State.QUEUED])
+        assert [(t.item_id, t.patron_id, t.nb_due_date) for t in queued] == [
+            (BOOK1, PATRON.id, DUE), (BOOK2, PATRON.id, DUE),
+        ]
+        lending.end_patron_session(EndPatronSession("end-9", PATRON.id, None))
+        again = lending.check_out(CheckOut("co-10", PATRON.id, BOOK3, None))
+        assert again.answer.ok  # the limit is per session
+    finally:
+        lending.close()
+
+
+def test_offline_patron_lookup_takes_the_card_on_its_pattern_without_a_pin(
+    sim: IlsSimulator, journal: Journal, clock: Clock
+) -> None:
+    sim.stop()
+    gw = make(sim, journal, clock, patron_pattern=r"2\d{13}")
+    gw.open()
+    try:
+        ok = gw.look_up_patron(LookUpPatron("pat-1", PATRON.id, "0000"))
+        assert isinstance(ok, PatronLookedUp)
+        assert (ok.account.known, ok.account.pin_ok, ok.account.offline, ok.account.name) == (True, None, True, "")
+        bad = gw.look_up_patron(LookUpPatron("pat-2", "12", None))
+        assert isinstance(bad, PatronLookedUp) and not bad.account.known
+    finally:
+        gw.close()
+    nothing = make(sim, journal, clock, mode="none")
+    try:
+        failed = nothing.look_up_patron(LookUpPatron("pat-3", PATRON.id, None))
+        assert isinstance(failed, IlsFailed) and failed.failure.kind is FailureKind.UNREACHABLE
+    finally:
+        nothing.close()
+
+
+def test_renewals_are_refused_offline(gateway: JournaledGateway, journal: Journal, sim: IlsSimulator) -> None:
+    sim.stop()
+    one = gateway.renew(Renew("rn-1", S.PATRON_VALID.id, S.ITEM_RENEWABLE, S.PATRON_VALID.pin))
+    assert isinstance(one, LoanAnswered) and not one.answer.ok and one.answer.message_id == NO_RENEWALS
+    every = gateway.renew_all(RenewAll("ra-2", S.PATRON_VALID.id, S.PATRON_VALID.pin))
+    assert isinstance(every, RenewAllAnswered) and not every.answer.ok
+    assert journal.backlog() == 0
+
+
+def test_while_offline_rows_wait_new_ones_queue_behind_them_even_with_the_ils_back(
+    gateway: JournaledGateway, journal: Journal, sim: IlsSimulator, clock: Clock
+) -> None:
+    sim.stop()
+    gateway.check_out(CheckOut("co-1", PATRON.id, BOOK1, None))
+    sim.start()
+    clock.t += 100  # a probe is due
+    looked_up = gateway.look_up_patron(LookUpPatron("pat-2", PATRON.id, PATRON.pin))
+    assert isinstance(looked_up, PatronLookedUp) and not looked_up.account.offline  # reads go online
+    back = gateway.check_in(CheckIn("ci-3", BOOK1))
+    renewal = gateway.renew(Renew("rn-4", PATRON.id, BOOK1, PATRON.pin))
+    assert back.answer.ok and back.answer.offline  # queued behind the checkout: the ILS sees both in order
+    assert renewal.answer.message_id == NO_RENEWALS
+    assert [(t.kind, t.state) for t in journal.transactions()] == [
+        (Kind.CHECKOUT, State.QUEUED), (Kind.CHECKIN, State.QUEUED),
+    ]
+    assert sim.library.ledger(message="11") == [] and sim.library.ledger(message="09") == []
+
+
+def test_back_online_after_a_restart_once_the_probe_is_due(
+    gateway: JournaledGateway, journal: Journal, sim: IlsSimulator, clock: Clock
+) -> None:
+    sim.stop()
+    gateway.look_up_patron(LookUpPatron("pat-1", PATRON.id, PATRON.pin))
+    assert not gateway.reachability.online
+    sim.start()
+    assert not gateway.heartbeat()  # no probe before its time
+    clock.t += 1.0
+    assert gateway.heartbeat() and gateway.reachability.online
+    loan = gateway.check_out(CheckOut("co-2", PATRON.id, BOOK1, PATRON.pin))
+    assert loan.answer.ok and not loan.answer.offline
+    assert [(t.mode, t.state) for t in journal.transactions()] == [(Mode.ONLINE, State.CONFIRMED)]
+
+
+def test_a_transaction_a_crash_left_in_flight_is_settled_at_open(
+    sim: IlsSimulator, journal: Journal, clock: Clock
+) -> None:
+    journal.own("kiosk")
+    applied = journal.begin_online(Kind.CHECKIN, patron_id=None, item_id=S.ITEM_RENEWABLE, transaction_date=NOW,
+                                   owner="kiosk")
+    sim.library.checkin(S.ITEM_RENEWABLE)  # the ILS did it; the kiosk died before the answer
+    not_applied = journal.begin_online(Kind.CHECKOUT, patron_id=PATRON.id, item_id=BOOK1, transaction_date=NOW,
+                                       owner="kiosk")
+    gw = make(sim, journal, clock)
+    try:
+        gw.open()
+    finally:
+        gw.close()
+    assert journal.get(applied.id).state is State.CONFIRMED
+    assert journal.get(not_applied.id).state is State.FAILED
