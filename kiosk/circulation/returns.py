@@ -46,6 +46,7 @@ MESSAGES: dict[str, str] = {
     "returns.not_on_loan": "The item was not on loan",
     "returns.ils_alert": "The library system flagged this item",
     "returns.sorted_to_exceptions": "The library system's sort bin sends this item to staff",
+    "returns.offline": "Returned while the library system was offline: staff check it for holds and transits",
     "returns.ils_failed": "The library system did not answer",
     "returns.security_failed": "The tag's security could not be turned back on",
     "returns.route_failed": "The sorter could not route this item",
@@ -191,7 +192,10 @@ def judge(
 
 def choose_bin(answer: ReturnAnswer, settings: ReturnsSettings) -> str:
     """The bin for a sortable answer: the site's mapping of the ILS's sort bin (CL) wins, else the
-    alert type decides."""
+    alert type decides. A return recorded offline goes to staff: its holds and transits are unknown
+    until the ILS hears of it, and a reshelved item someone is waiting for is lost to them."""
+    if answer.offline:
+        return settings.exceptions_bin
     mapped = settings.sort_bins.get(answer.sort_bin) if answer.sort_bin else None
     if mapped:
         return mapped
@@ -308,7 +312,12 @@ class ReturnsBinMachine:
         item = replace(item, bin=choose_bin(answer, self.settings))
         if item.bin == self.settings.exceptions_bin:
             # Checked in, but the ILS's alert or the site's sort-bin mapping sends it to staff.
-            reason = "returns.ils_alert" if answer.alert is Alert.OTHER else "returns.sorted_to_exceptions"
+            if answer.offline:
+                reason = "returns.offline"
+            elif answer.alert is Alert.OTHER:
+                reason = "returns.ils_alert"
+            else:
+                reason = "returns.sorted_to_exceptions"
             state = _add_exception(state, item, reason, "; ".join(answer.messages))
         if item.uids:
             commands.append(SetSecurity(_ref(item.seq, "security"), item.uids, on_loan=False))

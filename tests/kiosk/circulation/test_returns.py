@@ -723,3 +723,10 @@ def test_random_event_sequences_keep_the_invariants(events):
         for cmd in cmds:
             if isinstance(cmd, RouteToBin):
                 assert state.in_flight[0].stage is Stage.ROUTING and state.in_flight[0].bin == cmd.bin
+
+
+def test_a_return_recorded_offline_goes_to_staff_with_its_reason():
+    m = machine()
+    state, cmds = drop_and_answer(m, m.start()[0], answer(offline=True))
+    assert state.exceptions[0].reason == "returns.offline"
+    assert any(isinstance(c, SetSecurity) and not c.on_loan for c in cmds)  # security back on all the same
