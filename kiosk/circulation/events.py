@@ -99,6 +99,14 @@ class DeviceStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class GateAlarm:
+    """The security gate alarmed: something left with its security still on. ``at`` is the wall
+    clock (seconds since the epoch) when the gate said so, for the log; the machines never read it."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class OfflineQueueChanged:
     """The journal's queue changed: transactions waiting for replay, and those staff must look at
     (rejected on replay, or of unknown outcome). ``oldest`` is the oldest waiting one's time, as text."""
@@ -197,5 +205,5 @@ Event = (
     CardPresented | PinEntered | ItemScanned | WrongBarcode | PadChanged | Pressed | TimerFired
     | ItemDropped | BinFull | IlsHealth | PatronLookedUp | LoanAnswered | ReturnAnswered | RenewAllAnswered
     | IlsFailed | SecuritySet | Printed | Emailed | Routed | SessionEnded | DeviceStatus
-    | OfflineQueueChanged | TagWritten | DeviceTested
+    | OfflineQueueChanged | TagWritten | DeviceTested | GateAlarm
 )

@@ -21,8 +21,12 @@ What the kiosk promises, and where it is kept:
 * a request whose outcome is unknown is never resent, and the session does not end while a
   request or a tag write is out (FINISHING waits for them);
 * nothing about the patron outlives the session: the state after it is the initial state, except
-  what is physically on the pad (so items left there are not charged to the next patron) and the
-  staff counters (``tally``, ``seq``).
+  what is physically on the pad (so items left there are not charged to the next patron), the
+  staff counters (``tally``, ``seq``) and the printer's last report (``printer_ok``).
+
+The kiosk's devices reach the session as events too: ``DeviceStatus("printer", ...)`` decides whether
+"print" is offered (policy, so here and not in the UI), and ``GateAlarm`` shows a notice for
+``NOTICE_SECONDS`` without touching the session under way.
 """
 
 from __future__ import annotations
@@ -49,8 +53,10 @@ from kiosk.circulation.commands import (
 )
 from kiosk.circulation.events import (
     CardPresented,
+    DeviceStatus,
     Emailed,
     Event,
+    GateAlarm,
     IlsFailed,
     ItemScanned,
     LoanAnswered,
@@ -74,6 +80,10 @@ INACTIVITY = "inactivity"
 MORE_TIME = "more_time"
 SECURITY_RETRY = "security_retry"  # + ":<row kind>:<item id>", one timer per row
 SECURITY_RETRY_SECONDS = 1.5  # well past the tag watcher's departure debounce (~0.15 s)
+NOTICE = "notice"  # clears a notice that belongs to the kiosk, not a session (gate alarm, printer gone)
+NOTICE_SECONDS = 10.0  # long enough for a patron walking back from the gate to read it
+_KIOSK_NOTICES = frozenset({"gate.alarm", "receipt.printer_unavailable"})
+_PRINTER_OK = frozenset({"ok", "warning"})  # DeviceStatus states in which the printer prints
 
 
 class Phase(StrEnum):
@@ -121,6 +131,7 @@ class Tally:
     returns: int = 0
     needs_staff: int = 0
     pin_lockouts: int = 0
+    gate_alarms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +142,7 @@ class SessionState:
     card_on_pad: bool = False  # a patron card lies on the pad (it starts a session when it arrives)
     left_behind: tuple[str, ...] = ()  # items on the pad when the last session ended: not the next patron's
     tally: Tally = field(default_factory=Tally)
+    printer_ok: bool = True  # the last DeviceStatus("printer") said it can print (True until it says)
     seq: int = 0  # the last ref number used; refs stay unique across sessions so a late answer matches nothing
     # The patron's session: wiped when it ends.
     patron_id: str = ""
@@ -188,12 +200,14 @@ class PatronSessionMachine:
 
     ``security_retry_seconds``: how long a row that asks for its item back, while its tags are on the
     pad, waits before it writes again (a put-back the watcher noticed retries at once instead).
+    ``notice_seconds``: how long a notice about the kiosk (gate alarm, printer gone) stays up.
     """
 
-    def __init__(self, settings: CirculationSettings, *, security_retry_seconds: float = SECURITY_RETRY_SECONDS
-                 ) -> None:
+    def __init__(self, settings: CirculationSettings, *, security_retry_seconds: float = SECURITY_RETRY_SECONDS,
+                 notice_seconds: float = NOTICE_SECONDS) -> None:
         self.settings = settings
         self.security_retry_seconds = security_retry_seconds
+        self.notice_seconds = notice_seconds
 
     def start(self) -> tuple[SessionState, list[Command]]:
         return SessionState(), []
@@ -231,6 +245,10 @@ class PatronSessionMachine:
                 return self._answered(state, event, out)
             case Printed() | Emailed() if state.phase is Phase.SENDING_RECEIPT and event.ref == state.receipt_ref:
                 return self._receipt_sent(state, event.ok, out)
+            case DeviceStatus(component="printer"):
+                return self._printer(state, event.state in _PRINTER_OK)
+            case GateAlarm():
+                return self._gate_alarm(state, out)
             case TimerFired():
                 return self._timer(state, event.name, out)
             case Pressed():
@@ -522,6 +540,26 @@ class PatronSessionMachine:
         asking = Renewal("", RenewalState.ASKING, Message("renew.asking"), ref)
         return replace(state, renewals=(*state.renewals, asking))
 
+    # --- the kiosk's devices -----------------------------------------------------------------------
+
+    def _printer(self, state: SessionState, ok: bool) -> SessionState:
+        """Whether "print" is offered is policy, so it is decided here from the printer's reports.
+        A printer that stops while the patron is choosing loses "print" at once; one that comes back
+        is offered from the next receipt question on (a print that just failed is not offered again)."""
+        state = replace(state, printer_ok=ok)
+        if ok or state.phase is not Phase.RECEIPT or "print" not in state.receipt_choices:
+            return state
+        choices = tuple(c for c in state.receipt_choices if c != "print")
+        return replace(state, receipt_choices=choices, notice=Message("receipt.printer_unavailable"))
+
+    def _gate_alarm(self, state: SessionState, out: _Out) -> SessionState:
+        """Someone walked through the gate with an item whose security is on. The patron (most
+        likely the one who just left) is asked to come back; the session, if one is under way, goes
+        on untouched, and staff's counter counts it. The notice clears itself (``NOTICE``)."""
+        out.emit(StartTimer(NOTICE, self.notice_seconds), Signal("attention"))
+        tally = replace(state.tally, gate_alarms=state.tally.gate_alarms + 1)
+        return replace(state, notice=Message("gate.alarm"), tally=tally)
+
     # --- time -------------------------------------------------------------------------------------
 
     def _patron_is_here(self, state: SessionState, prompting: bool, out: _Out) -> SessionState:
@@ -545,6 +583,9 @@ class PatronSessionMachine:
         ]
 
     def _timer(self, state: SessionState, name: str, out: _Out) -> SessionState:
+        if name == NOTICE:
+            kiosk_notice = state.notice is not None and state.notice.id in _KIOSK_NOTICES
+            return replace(state, notice=None) if kiosk_notice else state
         if name.startswith(SECURITY_RETRY + ":"):
             if state.phase not in (Phase.ACTIVE, Phase.FINISHING):
                 return state
@@ -575,12 +616,20 @@ class PatronSessionMachine:
         if not state.want_receipt or self.settings.receipt == "never" or not self._receipt(state):
             return self._end(state, out)
         email = self.settings.email_receipts and state.account is not None and bool(state.account.email)
-        choices = ("print", *(("email",) if email else ()), "none")
-        state = replace(state, phase=Phase.RECEIPT, receipt_choices=choices, notice=None)
+        choices = (*(("print",) if state.printer_ok else ()), *(("email",) if email else ()), "none")
+        notice = None if state.printer_ok else Message("receipt.printer_unavailable")
+        if choices == ("none",):
+            return self._printer_gone(self._end(state, out), out)  # a question with one answer is no question
+        state = replace(state, phase=Phase.RECEIPT, receipt_choices=choices, notice=notice)
         if self.settings.receipt == "always":
-            return self._send_receipt(state, "print", out)
+            return self._send_receipt(state, choices[0], out)  # print, or e-mail when the printer cannot
         out.emit(StartTimer(INACTIVITY, self.settings.inactivity_seconds))
         return state
+
+    def _printer_gone(self, state: SessionState, out: _Out) -> SessionState:
+        """Tell the patron, after the session, why no receipt came out."""
+        out.emit(StartTimer(NOTICE, self.notice_seconds))
+        return replace(state, notice=Message("receipt.printer_unavailable"))
 
     def _receipt(self, state: SessionState) -> tuple[ReceiptLine, ...]:
         renewed = [(r.title or r.item_id, r.due) for r in state.renewals if r.state is RenewalState.RENEWED]
@@ -657,7 +706,7 @@ class PatronSessionMachine:
 def _fresh(state: SessionState) -> SessionState:
     """No session: only what outlives every session (the pad, staff counters, the ref counter)."""
     return SessionState(pad=state.pad, card_on_pad=state.card_on_pad, left_behind=state.left_behind,
-                        tally=state.tally, seq=state.seq)
+                        tally=state.tally, printer_ok=state.printer_ok, seq=state.seq)
 
 
 def _retries_due(state: SessionState) -> tuple[Row, ...]:

@@ -68,6 +68,9 @@ MESSAGES: dict[str, str] = {
     # finishing
     "receipt.print_failed": "The receipt could not be printed.",
     "receipt.email_failed": "The e-mail receipt could not be sent.",
+    "receipt.printer_unavailable": "The printer is not available.",
+    # the kiosk's surroundings
+    "gate.alarm": "An item was not checked out: please come back to the kiosk.",
     # the receipt itself
     "receipt.title": "Library receipt",
     "receipt.card": "Card: {card}",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -39,6 +40,7 @@ from kiosk.circulation.events import (
     SessionEnded,
 )
 from kiosk.circulation.model import Failure, FailureKind, LoanAnswer, RenewAllAnswer, ReturnAnswer
+from kiosk.ils import connection
 from kiosk.ils.gateway import SipGateway
 from kiosk.ils.offline import NO_RENEWALS, Decision, OfflinePolicy, Reachability
 from kiosk.sync.journal import Answer, Journal, JournalError, Kind, Transaction
@@ -46,7 +48,7 @@ from kiosk.sync.resolve import pre_image, settle
 from sip2.errors import SIP2Error
 
 if TYPE_CHECKING:
-    from kiosk.config import OfflineSettings
+    from kiosk.config import OfflineSettings, Settings
     from sip2.client import SIP2Pool
 
 log = logging.getLogger("kiosk.ils")
@@ -67,6 +69,11 @@ class JournaledGateway:
     ``now`` gives the local (naive) time written as the transaction date; ``clock`` drives the probe
     back-off. The journal must be owned as ``owner`` before the first transaction (:meth:`open`
     takes it); if another live process holds it, online transactions are refused as unreachable.
+
+    ``lost_answer_wait`` is how long :meth:`open` waits, once, before asking the ILS about rows a
+    crash left in flight: a request the dead process sent may still be on its way or being worked
+    on, and asking before it lands would find it "not applied" and then see it applied. ``sleep``
+    is that wait (injected by tests).
     """
 
     def __init__(
@@ -79,7 +86,12 @@ class JournaledGateway:
         online: SipGateway | None = None,
         now: Callable[[], datetime] = datetime.now,
         reachability: Reachability | None = None,
+        lost_answer_wait: float = 0.0,
+        sleep: Callable[[float], None] = time.sleep,
+        closes_journal: bool = False,
     ) -> None:
+        if lost_answer_wait < 0:
+            raise ValueError("lost_answer_wait must be >= 0")
         self._pool = pool
         self._online = online or SipGateway(pool)
         self._journal = journal
@@ -91,6 +103,32 @@ class JournaledGateway:
         self._now = now
         self._lock = threading.Lock()
         self._offline_checkouts: dict[str, int] = {}  # patron id -> this session's; wiped at its end
+        self._lost_answer_wait = lost_answer_wait
+        self._sleep = sleep
+        self._waited = False  # the wait before settling is owed once per process, not per attempt
+        self._orphans: set[int] = set()  # ids left in flight by a dead process, found at open()
+        self._closes_journal = closes_journal
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        now: Callable[[], datetime] = datetime.now,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> JournaledGateway:
+        """The gateway a kiosk runs on, from its settings: SIP2 over the ``[sip2]`` pool, the journal
+        at ``[journal] path``, the ``[offline]`` policy and probe back-off. It closes the journal it
+        opened in :meth:`close`. Raises :class:`~kiosk.sync.journal.JournalError` if the journal
+        cannot be opened (the kiosk cannot run transactions it cannot record)."""
+        journal = Journal.open(settings.journal.path, busy_timeout=settings.journal.busy_timeout_seconds)
+        offline = settings.offline
+        reachability = Reachability(probe_min=offline.probe_min_seconds, probe_max=offline.probe_max_seconds,
+                                    clock=clock)
+        return cls(connection.pool(settings), journal, offline, now=now, reachability=reachability,
+                   lost_answer_wait=settings.journal.lost_answer_wait_seconds, sleep=sleep,
+                   closes_journal=True)
 
     # -- the IlsGateway protocol ------------------------------------------------------------------
 
@@ -99,10 +137,19 @@ class JournaledGateway:
         return self._online.sessions
 
     def open(self) -> None:
-        """Own the journal, connect, and settle what a crash of this kiosk left in flight."""
+        """Own the journal, connect, and settle what a crash of this kiosk left in flight.
+
+        The rows in flight are noted before anything is sent, so only a dead process's rows are ever
+        settled (never one a worker thread of this process is sending); if the ILS cannot be asked
+        now, :meth:`heartbeat` settles them when it is back."""
         if not self._journal.own(self._owner):
             log.error("journal %s: another kiosk process owns it; online transactions are refused",
                       self._journal.path)
+        elif not self._orphans:
+            try:
+                self._orphans = {row.id for row in self._journal.in_flight(self._owner)}
+            except JournalError as exc:
+                log.error("journal: %s", exc)
         self._online.open()
         if not self._online.health().connected:
             self.reachability.failed(self._online.health().last_error)
@@ -110,12 +157,24 @@ class JournaledGateway:
         self.settle_in_flight()
 
     def settle_in_flight(self) -> int:
-        """Ask the ILS about this kiosk's transactions left ``sending`` (a crash); how many settled."""
-        if not self._journal.owns(self._owner):
+        """Ask the ILS about the transactions a crash left ``sending`` (found at :meth:`open`), after
+        waiting ``lost_answer_wait`` once; how many settled. Those it cannot settle yet stay noted."""
+        if not self._journal.owns(self._owner) or not self._orphans:
             return 0
-        rows = self._journal.in_flight(self._owner)
+        try:
+            rows = [row for row in self._journal.in_flight(self._owner) if row.id in self._orphans]
+        except JournalError as exc:
+            log.warning("could not read transactions in flight: %s", exc)
+            return 0
+        self._orphans = {row.id for row in rows}  # settled by another route meanwhile: forgotten
         if not rows:
             return 0
+        if not self._waited:
+            if self._lost_answer_wait:
+                log.info("%d transaction(s) in flight at start: waiting %.1f s before asking the ILS",
+                         len(rows), self._lost_answer_wait)
+                self._sleep(self._lost_answer_wait)
+            self._waited = True
         settled = 0
         try:
             with self._pool.client() as client:
@@ -123,6 +182,7 @@ class JournaledGateway:
                     _, resolution = settle(self._journal, row, client)
                     log.info("transaction %d in flight at start: %s (%s)", row.id, resolution.verdict,
                              resolution.evidence)
+                    self._orphans.discard(row.id)
                     settled += 1
         except (SIP2Error, JournalError) as exc:
             log.warning("could not settle transactions in flight: %s", exc)
@@ -136,6 +196,8 @@ class JournaledGateway:
 
     def close(self) -> None:
         self._online.close()
+        if self._closes_journal:
+            self._journal.close()
 
     def heartbeat(self) -> bool:
         """Probe the ILS if a probe is due (call it on a timer); True when it is reachable."""
@@ -146,6 +208,8 @@ class JournaledGateway:
         self._online.open()
         health = self._online.health()
         self._report(health.connected, health.last_error)
+        if health.connected:
+            self.settle_in_flight()
         return health.connected
 
     # -- reachability -----------------------------------------------------------------------------

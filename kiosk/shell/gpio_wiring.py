@@ -10,7 +10,8 @@ What goes where:
 * inputs become core events for the returns bin's runner (``submit``): bin sensors → ``BinFull``,
   beam breaks (with the chute reader's drops through :attr:`GpioShell.chute_submit`) →
   ``ItemDropped``; gate alarms go to the :class:`~kiosk.shell.gate_alarm.GateAlarmLog`, which logs
-  them with the last session's context;
+  them with the last session's context, and, as the core's ``GateAlarm``, to the patron session
+  (``alarms_to``, or ``submit`` on a patron kiosk), which shows the patron a notice and counts it;
 * health goes to the registry; :func:`device_status` makes staff mode's event of it, and
   :meth:`GpioShell.probe` is what the :class:`~kiosk.hardware.health.Reprober` calls.
 
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from kiosk.circulation import events as core
 from kiosk.circulation.commands import Command
 from kiosk.circulation.events import DeviceStatus, Event
 from kiosk.hardware.gpio import BinSensor, DropDetected, GateAlarm, GpioBoard, GpioDiverter, GpioEvent
@@ -74,6 +76,7 @@ class GpioShell:
         self._condition = KioskCondition()
         self._bins = BinSensors()
         self._submit: Submit | None = None
+        self._alarms_to: Submit | None = None
         self._beam = DropBeam(self._core, settings.drop_beam_read_seconds, timers=timers, clock=clock)
 
     @property
@@ -90,10 +93,13 @@ class GpioShell:
         """The ``submit`` to give the chute reader's ChuteFeed, so its drops match beam breaks."""
         return self._beam.tag_drop
 
-    def start(self, submit: Submit) -> DeviceHealth:
-        """Open the board; inputs report to ``submit`` (the returns runner's) from now on."""
+    def start(self, submit: Submit, *, alarms_to: Submit | None = None) -> DeviceHealth:
+        """Open the board; inputs report to ``submit`` from now on (the returns runner's, or the patron
+        session's on a kiosk without a bin). Gate alarms go to ``alarms_to`` when given (the patron
+        session's runner on a kiosk that has both), else to ``submit``."""
         with self._lock:
             self._submit = submit
+            self._alarms_to = alarms_to
             condition = self._condition
         self.board.show(indicate(condition))  # shown as each output opens
         return self.board.open()
@@ -129,6 +135,7 @@ class GpioShell:
     def _on_gpio(self, event: GpioEvent) -> None:
         if isinstance(event, GateAlarm):
             self.alarms.alarm(event)
+            self._core(core.GateAlarm(event.at.timestamp()), to_session=True)
         elif isinstance(event, DropDetected):
             self._beam.beam(event.at)
         elif isinstance(event, BinSensor):
@@ -137,9 +144,9 @@ class GpioShell:
             if full is not None:
                 self._core(full)
 
-    def _core(self, event: Event) -> object:
+    def _core(self, event: Event, *, to_session: bool = False) -> object:
         with self._lock:
-            submit = self._submit
+            submit = (self._alarms_to or self._submit) if to_session else self._submit
         if submit is None:
             log.warning("GPIO: %s before the shell was started; dropped", type(event).__name__)
             return False

@@ -245,3 +245,125 @@ def test_a_transaction_a_crash_left_in_flight_is_settled_at_open(
         gw.close()
     assert journal.get(applied.id).state is State.CONFIRMED
     assert journal.get(not_applied.id).state is State.FAILED
+
+
+# -- from_settings, and the wait before settling a crash's rows ----------------------------------
+
+
+def _settings_for(sim: IlsSimulator, tmp_path: Path, extra: str = ""):
+    from kiosk.config import load_settings
+
+    (tmp_path / "kiosk.toml").write_text(
+        f'[sip2]\nhost = "{sim.host}"\nport = {sim.port}\ntimeout_seconds = 2.0\n'
+        f'[journal]\npath = "{tmp_path / "j" / "journal.sqlite"}"\nlost_answer_wait_seconds = 0.75\n'
+        '[offline]\nmode = "checkin_and_checkout"\nloan_days = 21\nprobe_min_seconds = 2.0\nprobe_max_seconds = 4.0\n'
+        + extra
+    )
+    return load_settings(config_dir=tmp_path, secrets_path=tmp_path / "none.toml")
+
+
+def _orphans(path: Path) -> tuple[int, int]:
+    """A dead kiosk's two rows in flight: a checkin the ILS applied, a checkout it never saw."""
+    with Journal.open(path) as j:
+        assert j.own("kiosk")  # released at close, as a dead process's lock is
+        applied = j.begin_online(Kind.CHECKIN, patron_id=None, item_id=S.ITEM_RENEWABLE, transaction_date=NOW,
+                                 owner="kiosk")
+        not_applied = j.begin_online(Kind.CHECKOUT, patron_id=PATRON.id, item_id=BOOK1, transaction_date=NOW,
+                                     owner="kiosk")
+    return applied.id, not_applied.id
+
+
+def test_from_settings_wires_the_pool_journal_and_policy_and_waits_before_settling(
+    sim: IlsSimulator, tmp_path: Path
+) -> None:
+    settings = _settings_for(sim, tmp_path)
+    path = Path(settings.journal.path)
+    path.parent.mkdir()
+    applied, not_applied = _orphans(path)
+    sim.library.checkin(S.ITEM_RENEWABLE)
+    asked: list[str] = []
+    sleeps: list[tuple[float, int]] = []  # (seconds, requests the ILS had seen when the wait began)
+    handle = sim.app.handle
+
+    def watching(request, ctx):
+        asked.append(request.code)
+        return handle(request, ctx)
+
+    sim.app.handle = watching
+    try:
+        gw = JournaledGateway.from_settings(settings, sleep=lambda s: sleeps.append((s, len(asked))),
+                                            now=lambda: NOW)
+        gw.open()
+        assert gw.policy.settings.loan_days == 21 and gw.reachability.probe_min == 2.0
+        loan = gw.check_out(CheckOut("co", PATRON.id, BOOK2, PATRON.pin))
+        assert loan.answer.ok and not loan.answer.offline
+        gw.close()
+    finally:
+        del sim.app.handle
+    # One wait, of the configured length, before the first question about the orphans ("17"/"63").
+    assert [s for s, _ in sleeps] == [0.75]
+    first_question = next(i for i, code in enumerate(asked) if code in ("17", "63"))
+    assert sleeps[0][1] <= first_question
+    with Journal.open(path) as j:
+        states = {t.id: t.state for t in j.transactions()}
+    assert states[applied] is State.CONFIRMED and states[not_applied] is State.FAILED
+    assert list(states.values()).count(State.CONFIRMED) == 2  # and the new checkout, journaled there
+    assert [(e.item, e.outcome) for e in sim.library.ledger()][-1] == (BOOK2, "checked_out")
+
+
+def test_open_does_not_wait_when_nothing_was_left_in_flight(sim: IlsSimulator, tmp_path: Path) -> None:
+    settings = _settings_for(sim, tmp_path)
+    sleeps: list[float] = []
+    gw = JournaledGateway.from_settings(settings, sleep=sleeps.append)
+    gw.open()
+    assert gw.health().connected
+    gw.close()
+    assert sleeps == []
+
+
+def test_orphans_found_with_the_ils_away_are_settled_by_the_heartbeat_that_finds_it_back(
+    sim: IlsSimulator, tmp_path: Path, clock: Clock
+) -> None:
+    settings = _settings_for(sim, tmp_path)
+    path = Path(settings.journal.path)
+    path.parent.mkdir()
+    applied, not_applied = _orphans(path)
+    sim.library.checkin(S.ITEM_RENEWABLE)
+    sleeps: list[float] = []
+    sim.stop()
+    gw = JournaledGateway.from_settings(settings, sleep=sleeps.append, clock=clock, now=lambda: NOW)
+    try:
+        gw.open()
+        assert not gw.reachability.online and sleeps == []
+        # Offline meanwhile: a checkin is queued; the orphans stay in flight, untouched.
+        assert gw.check_in(CheckIn("ci", BOOK3)).answer.offline
+        sim.start()
+        clock.t += 2.0
+        assert gw.heartbeat()
+    finally:
+        gw.close()
+    assert sleeps == [0.75]
+    with Journal.open(path) as j:
+        states = {t.id: t.state for t in j.transactions()}
+    assert states[applied] is State.CONFIRMED and states[not_applied] is State.FAILED
+    assert list(states.values()).count(State.QUEUED) == 1
+
+
+def test_a_row_this_process_is_sending_is_not_settled_as_an_orphan(
+    sim: IlsSimulator, journal: Journal, clock: Clock
+) -> None:
+    gw = make(sim, journal, clock)
+    gw.open()
+    try:
+        live = journal.begin_online(Kind.CHECKOUT, patron_id=PATRON.id, item_id=BOOK1, transaction_date=NOW,
+                                    owner="kiosk")  # a worker thread's request, on its way
+        assert gw.settle_in_flight() == 0
+        assert journal.get(live.id).state is State.SENDING
+    finally:
+        gw.close()
+
+
+def test_a_negative_lost_answer_wait_is_refused(sim: IlsSimulator, journal: Journal) -> None:
+    config = ClientConfig(host=sim.host, port=sim.port)
+    with pytest.raises(ValueError, match="lost_answer_wait"):
+        JournaledGateway(SIP2Pool(config, size=1), journal, OfflineSettings(), lost_answer_wait=-1.0)

@@ -22,12 +22,14 @@ from kiosk.circulation.events import (
     PinEntered,
     Pressed,
     Routed,
+    TimerFired,
 )
+from kiosk.circulation.events import GateAlarm as CoreGateAlarm
 from kiosk.circulation.returns import ReturnsBinMachine, ReturnsState
 from kiosk.circulation.rows import Message, Row, RowKind, RowState
-from kiosk.circulation.session import Phase, SessionState
+from kiosk.circulation.session import NOTICE, PatronSessionMachine, Phase, SessionState
 from kiosk.circulation.staff import StaffMachine, StaffState
-from kiosk.config import ReturnsSettings
+from kiosk.config import CirculationSettings, ReturnsSettings
 from kiosk.hardware.gpio import BinSensor, GateAlarm, GpioUnavailable, Indication
 from kiosk.hardware.gpio_settings import GpioSettings
 from kiosk.hardware.health import DeviceHealth, HealthRegistry
@@ -503,3 +505,27 @@ def test_the_shell_shows_the_condition_before_the_first_step(build) -> None:
     k = build(returns_bin())
     assert k.shell.board.indication == Indication(green=True, slot_open=True, in_service=True)
     assert k.pins.lights()["green"] and k.pins.slot_open()
+
+
+def test_a_gate_alarm_reaches_the_patron_session_as_a_notice_and_a_staff_count(build) -> None:
+    k = build(PatronSessionMachine(CirculationSettings(pin_required=False)))
+    k.pins.press_gate_alarm()
+    state: SessionState = k.wait_for(lambda s: s.tally.gate_alarms == 1)
+    assert state.notice == Message("gate.alarm") and state.phase is Phase.IDLE
+    assert len(k.shell.alarms.recent()) == 1  # logged as well
+    k.runner.submit(TimerFired(NOTICE))
+    assert k.wait_for(lambda s: s.notice is None).tally.gate_alarms == 1
+
+
+def test_gate_alarms_go_to_alarms_to_when_the_inputs_go_to_a_returns_bin() -> None:
+    factory = wired_factory()
+    pins = MockPins(factory, DEMO_SETTINGS)
+    pins.rest()
+    bin_events: list[Event] = []
+    session_events: list[Event] = []
+    with GpioShell(DEMO_SETTINGS, factory=lambda: factory, sleep=lambda s: None) as shell:
+        shell.start(bin_events.append, alarms_to=session_events.append)
+        pins.press_gate_alarm()
+    alarms = [e for e in session_events if isinstance(e, CoreGateAlarm)]
+    assert len(alarms) == 1 and not any(isinstance(e, CoreGateAlarm) for e in bin_events)
+    assert abs(alarms[0].at - shell.alarms.recent()[-1].at.timestamp()) < 1e-6

@@ -15,7 +15,9 @@ and checks after every step what the kiosk promises:
   ever reaches a receipt;
 * every ref is new, and every row waiting for an answer has a command out;
 * a row asking for its item back while its tags lie on the pad has a retry timer running (no new
-  pad may ever come: the patron put it back before the watcher saw it go).
+  pad may ever come: the patron put it back before the watcher saw it go);
+* no receipt is sent to a printer whose last report said it cannot print, and a gate alarm never
+  changes a row, the patron or the phase.
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ from kiosk.circulation.commands import (
 )
 from kiosk.circulation.events import (
     CardPresented,
+    DeviceStatus,
     Emailed,
     Event,
+    GateAlarm,
     IlsFailed,
     ItemScanned,
     LoanAnswered,
@@ -72,7 +76,7 @@ from kiosk.circulation.model import (
     RenewAllAnswer,
     ReturnAnswer,
 )
-from kiosk.circulation.rows import RowKind, RowState
+from kiosk.circulation.rows import Message, RowKind, RowState
 from kiosk.circulation.session import PatronSessionMachine, Phase, SessionState, Tally
 from kiosk.config import CirculationSettings
 
@@ -91,7 +95,8 @@ ACTIONS = ("finish", "finish", "finish", "return", "return", "borrow", "renew", 
            "renew_declined", "retry", "more_time", "receipt_print", "receipt_print", "receipt_email",
            "receipt_none", "receipt_none", "ok", "cancel", "nonsense")
 FAILURES = (FailureKind.UNREACHABLE, FailureKind.OUTCOME_UNKNOWN, FailureKind.REFUSED_BY_DEVICE)
-TIMERS = ("inactivity", "more_time", "other",
+PRINTER_STATES = ("ok", "warning", "failed", "unknown")
+TIMERS = ("inactivity", "more_time", "other", "notice",
           *(f"security_retry:{kind}:{item}" for kind in ("borrow", "return") for item in ("A", "S", "X")))
 ASKS = (LookUpPatron, CheckOut, Renew, RenewAll, CheckIn, SetSecurity, PrintReceipt, EmailReceipt, EndPatronSession)
 
@@ -152,7 +157,8 @@ def answer(data: st.DataObject, command: Command) -> Event:
 
 
 def patron_event(data: st.DataObject) -> Event:
-    match pick(data, ("card", "pin", "pad", "pad", "pad", "scan", "wrong", "press", "press", "press", "timer")):
+    match pick(data, ("card", "pin", "pad", "pad", "pad", "scan", "wrong", "press", "press", "press", "timer",
+                      "printer", "gate")):
         case "card":
             return CardPresented(pick(data, PATRONS), pick(data, ("barcode", "rfid")))
         case "pin":
@@ -165,6 +171,10 @@ def patron_event(data: st.DataObject) -> Event:
             return WrongBarcode("barcode.isbn")
         case "press":
             return Pressed(pick(data, ACTIONS), pick(data, ("", *ITEMS)))
+        case "printer":
+            return DeviceStatus(pick(data, ("printer", "printer", "reader")), pick(data, PRINTER_STATES))
+        case "gate":
+            return GateAlarm(1_790_000_000.0)
     return TimerFired(pick(data, TIMERS))
 
 
@@ -276,8 +286,13 @@ class Judge:
             assert state.patron_id == "" and state.pin is None and state.account is None and state.rows == ()
 
 
+KIOSK_NOTICES = (None, Message("gate.alarm"), Message("receipt.printer_unavailable"))
+
+
 def nothing_about_the_patron(state: SessionState) -> None:
-    wiped = dataclasses.replace(state, pad=Pad(), card_on_pad=False, left_behind=(), tally=Tally(), seq=0)
+    assert state.notice in KIOSK_NOTICES  # a notice about the kiosk, never about the patron
+    wiped = dataclasses.replace(state, pad=Pad(), card_on_pad=False, left_behind=(), tally=Tally(), seq=0,
+                                printer_ok=True, notice=None)
     assert wiped == SessionState()
     text = repr(state)
     assert not any(p in text for p in PATRONS) and not any(p in text for p in PINS)
@@ -299,6 +314,7 @@ def test_random_sessions_keep_every_promise(data: st.DataObject, config: Circula
     state, commands = machine.start()
     judge = Judge()
     ended = 0
+    printer_ok = True  # the last printer report fed, judged from the events alone
     for _ in range(data.draw(st.integers(1, 90), label="steps")):
         choice = pick(data, ("patron", "patron", "answer", "answer", "answer", "replay"))
         if choice == "answer" and judge.out:
@@ -307,10 +323,18 @@ def test_random_sessions_keep_every_promise(data: st.DataObject, config: Circula
             event = answer(data, judge.answered[pick(data, sorted(judge.answered))][0])
         else:
             event = patron_event(data)
+        before = state
         before_phase = state.phase
         judge.fed(event)
         state, commands = machine.step(state, event)
         judge.issued(commands)
+        if isinstance(event, DeviceStatus) and event.component == "printer":
+            printer_ok = event.state in ("ok", "warning")
+        assert printer_ok or not any(isinstance(c, PrintReceipt) for c in commands), "printed on a printer that cannot"
+        if isinstance(event, GateAlarm):
+            assert (state.rows, state.patron_id, state.phase, state.account) == (
+                before.rows, before.patron_id, before.phase, before.account)
+            assert state.tally.gate_alarms == before.tally.gate_alarms + 1
         if any(isinstance(c, EndPatronSession) for c in commands):
             ended += 1
             nothing_about_the_patron(state)
