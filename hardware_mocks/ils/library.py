@@ -825,6 +825,27 @@ class Library:
 
     # -- holds ----------------------------------------------------------------------------------
 
+    def _hold_request(
+        self, patron_id: str, item_id: str | None, pin: str | None, connection: str | None, now: datetime
+    ) -> tuple[Callable[[str], HoldResult], HoldResult | None, Patron | None, Item | None]:
+        """What every 15 Hold checks first: the patron, the PIN, the item. Returns the refusal
+        function for the later checks, and the refusal already made, if any. Call under the lock."""
+        patron = self.patron(patron_id)
+        item = self.item(item_id) if item_id else None
+
+        def refuse(reason: str) -> HoldResult:
+            self._refuse("15", reason, patron=patron_id, item=item_id, no_block=False, connection=connection,
+                         now=now)
+            return HoldResult(False, patron, item, message=reason)
+
+        if patron is None:
+            return refuse, refuse(PATRON_NOT_FOUND), patron, item
+        if pin and not self.check_pin(patron, pin):
+            return refuse, refuse(WRONG_PIN), patron, item
+        if item is None:
+            return refuse, refuse(ITEM_REQUIRED if not item_id else ITEM_NOT_FOUND), patron, item
+        return refuse, None, patron, item
+
     def place_hold(
         self,
         patron_id: str,
@@ -837,29 +858,10 @@ class Library:
     ) -> HoldResult:
         with self._lock, self._conn:
             now = self.now()
-            patron = self.patron(patron_id)
-            item = self.item(item_id) if item_id else None
-
-            def refuse(reason: str) -> HoldResult:
-                self._refuse(
-                    "15",
-                    reason,
-                    patron=patron_id,
-                    item=item_id,
-                    no_block=False,
-                    connection=connection,
-                    now=now,
-                )
-                return HoldResult(False, patron, item, message=reason)
-
-            if patron is None:
-                return refuse(PATRON_NOT_FOUND)
-            if pin and not self.check_pin(patron, pin):
-                return refuse(WRONG_PIN)
-            if not item_id:
-                return refuse(ITEM_REQUIRED)
-            if item is None:
-                return refuse(ITEM_NOT_FOUND)
+            refuse, refused, patron, item = self._hold_request(patron_id, item_id, pin, connection, now)
+            if refused is not None:
+                return refused
+            assert patron is not None and item is not None
             block = self._standing(patron, now).hold_block
             if block:
                 return refuse(block)
@@ -934,27 +936,10 @@ class Library:
     ) -> HoldResult:
         with self._lock, self._conn:
             now = self.now()
-            patron = self.patron(patron_id)
-            item = self.item(item_id) if item_id else None
-
-            def refuse(reason: str) -> HoldResult:
-                self._refuse(
-                    "15",
-                    reason,
-                    patron=patron_id,
-                    item=item_id,
-                    no_block=False,
-                    connection=connection,
-                    now=now,
-                )
-                return HoldResult(False, patron, item, message=reason)
-
-            if patron is None:
-                return refuse(PATRON_NOT_FOUND)
-            if pin and not self.check_pin(patron, pin):
-                return refuse(WRONG_PIN)
-            if item is None:
-                return refuse(ITEM_REQUIRED if not item_id else ITEM_NOT_FOUND)
+            refuse, refused, patron, item = self._hold_request(patron_id, item_id, pin, connection, now)
+            if refused is not None:
+                return refused
+            assert patron is not None and item is not None
             hold = next((h for h in self.holds(item_id=item.id) if h.patron_id == patron_id), None)
             if hold is None:
                 return refuse(NO_SUCH_HOLD)
