@@ -13,3 +13,19 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+# Kivy reads its environment when first imported, wherever that happens in the run: set it here,
+# before any test module is collected. Screens render offscreen (EGL + Mesa, no X): see
+# ../shared/reference/platform.md §1.2. Kivy keeps its config and logs out of ~/.kivy, leaves
+# pytest's argv alone and logs through Python's logging.
+_KIVY_HOME = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "kivy-home")
+os.environ.setdefault("KIVY_HOME", _KIVY_HOME)
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_FILELOG", "1")
+os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+os.environ.setdefault("KIVY_METRICS_DENSITY", "1")
+os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+#: Where UI tests keep their screenshots (CI keeps the folder as test artifacts).
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts")

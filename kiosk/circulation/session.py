@@ -144,6 +144,7 @@ class SessionState:
     tally: Tally = field(default_factory=Tally)
     printer_ok: bool = True  # the last DeviceStatus("printer") said it can print (True until it says)
     seq: int = 0  # the last ref number used; refs stay unique across sessions so a late answer matches nothing
+    language: str = ""  # the language the patron picked ("" = the site's); reset when the session ends
     # The patron's session: wiped when it ends.
     patron_id: str = ""
     pin: str | None = None
