@@ -19,6 +19,18 @@ def _config_check(args: argparse.Namespace) -> int:
     return run_config_check(args)
 
 
+def _config_pull(args: argparse.Namespace) -> int:
+    from kiosk.ops.central_config import run_config_pull
+
+    return run_config_pull(args)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from kiosk.ops.doctor import run_doctor
+
+    return run_doctor(args)
+
+
 def _ils_sim(args: argparse.Namespace) -> int:
     # Demo wiring: the only place kiosk/ reaches into hardware_mocks/, and only when asked.
     from hardware_mocks.ils.cli import add_arguments, run_ils_sim
@@ -29,9 +41,21 @@ def _ils_sim(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from kiosk.demo import run_demo
+    from kiosk.demo.command import run_demo
 
     return run_demo(args)
+
+
+def _staff_pin(args: argparse.Namespace) -> int:
+    from kiosk.staff_pin import run_staff_pin
+
+    return run_staff_pin(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from kiosk.run import run_kiosk
+
+    return run_kiosk(args)
 
 
 def _sync(args: argparse.Namespace) -> int:
@@ -87,17 +111,54 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config-dir", default=None, help="directory holding kiosk.toml (default /etc/kiosk)")
     check.add_argument("--secrets", default=None, help="secrets file (default <config-dir>/secrets.toml)")
     check.set_defaults(func=_config_check)
+    pull = config_commands.add_parser(
+        "pull", help="fetch the central config bundle over HTTPS, verify and apply it (0 ok, 1 refused, 2 failed)")
+    pull.add_argument("--restart", action="append", default=[], metavar="UNIT",
+                      help="systemctl try-restart UNIT when the bundle changed (repeatable)")
+    pull.add_argument("--config-dir", default=None, help="directory holding kiosk.toml (default /etc/kiosk)")
+    pull.add_argument("--secrets", default=None, help="secrets file (default <config-dir>/secrets.toml)")
+    pull.set_defaults(func=_config_pull)
 
     sim = commands.add_parser("ils-sim", help="run the simulated ILS (a real SIP2 server)", add_help=False)
     sim.set_defaults(func=_ils_sim, passthrough_ok=True)
 
-    demo = commands.add_parser("demo", help="play a patron session against the simulated ILS")
-    demo.add_argument("--pace", type=float, default=0.0, help="seconds to pause between screens")
-    demo.add_argument("--config-dir", default=None, help="directory holding kiosk.toml (default /etc/kiosk)")
+    demo = commands.add_parser(
+        "demo", help="the kiosk on simulated hardware: a window with the hardware panel, or without a display "
+                     "a scripted session photographed into a folder")
+    demo.add_argument("--headless", action="store_true",
+                      help="run the photographed session offscreen even where a display is available")
+    demo.add_argument("--out", default=None, metavar="DIR",
+                      help="where the headless session writes its screenshots and the receipt "
+                           "(default: ./demo-output/<date-time>)")
+    demo.add_argument("--step-seconds", type=float, default=15.0, metavar="S",
+                      help="headless: how long each step may take to reach its screen (default 15)")
+    demo.add_argument("--returns-bin", action="store_true",
+                      help="with a display: an unattended returns bin instead of a self-check kiosk")
+    demo.add_argument("--config-dir", default=None,
+                      help="a site's kiosk.toml to try under the demo's devices (default: the package defaults)")
     demo.add_argument("--secrets", default=None, help="secrets file (default <config-dir>/secrets.toml)")
     demo.set_defaults(func=_demo)
 
+    run = commands.add_parser("run", help="run the kiosk station from the configuration, with its touch screen")
+    run.add_argument("--headless", action="store_true", help="no screen (a returns bin needs none)")
+    run.add_argument("--config-dir", default=None, help="directory holding kiosk.toml (default /etc/kiosk)")
+    run.add_argument("--secrets", default=None, help="secrets file (default <config-dir>/secrets.toml)")
+    run.set_defaults(func=_run)
+
     _add_sync_and_queue(commands)
+
+    staff_pin = commands.add_parser("staff-pin", help="make the hash of a staff PIN for [staff] pin_hash")
+    staff_pin.add_argument("--stdin", action="store_true", help="read the PIN from one line of standard input")
+    staff_pin.set_defaults(func=_staff_pin)
+
+    doctor = commands.add_parser(
+        "doctor", help="check config, clock, ILS, devices, disk and queue (exit 0 OK, 1 WARN, 2 FAIL)")
+    doctor.add_argument("--json", action="store_true", help="results as JSON (same exit code)")
+    doctor.add_argument("--direct", action="store_true",
+                        help="probe reader, scanner, printer and GPIO here even while a kiosk runs (stop it first)")
+    doctor.add_argument("--config-dir", default=None, help="directory holding kiosk.toml (default /etc/kiosk)")
+    doctor.add_argument("--secrets", default=None, help="secrets file (default <config-dir>/secrets.toml)")
+    doctor.set_defaults(func=_doctor)
     return parser
 
 

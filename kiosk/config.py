@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import functools
 import hashlib
 import importlib.resources
 import ipaddress
@@ -54,9 +55,22 @@ from kiosk.config_schema import (
 )
 
 # Device sections live next to their devices; they import only kiosk.config_schema, so no cycle.
+from kiosk.hardware.barcode.settings import ScannerSettings, check_scanner
 from kiosk.hardware.gpio_settings import GpioSettings, check_gpio
 from kiosk.hardware.mailer import SmtpSettings, check_smtp
 from kiosk.hardware.printer.settings import PrinterSettings, check_printer
+from kiosk.hardware.rfid.settings import RfidSettings, check_rfid
+from kiosk.ops.settings import (
+    AlertSettings,
+    CentralConfigSettings,
+    DoctorSettings,
+    LoggingSettings,
+    MetricsSettings,
+    check_ops,
+)
+from kiosk.staff_pin import StaffSettings, staff_warnings
+from kiosk.station_settings import StationSettings
+from kiosk.ui.settings import UiSettings
 
 log = logging.getLogger(__name__)
 
@@ -233,9 +247,21 @@ class Settings:
     printer: PrinterSettings = dataclasses.field(default_factory=lambda: PrinterSettings())
     smtp: SmtpSettings = dataclasses.field(default_factory=lambda: SmtpSettings())
     gpio: GpioSettings = dataclasses.field(default_factory=lambda: GpioSettings())
+    rfid: RfidSettings = dataclasses.field(default_factory=lambda: RfidSettings())
+    scanner: ScannerSettings = dataclasses.field(default_factory=lambda: ScannerSettings())
+    station: StationSettings = dataclasses.field(default_factory=lambda: StationSettings())
+    ui: UiSettings = dataclasses.field(default_factory=lambda: UiSettings())
+    staff: StaffSettings = dataclasses.field(default_factory=lambda: StaffSettings())
+    logging: LoggingSettings = dataclasses.field(default_factory=lambda: LoggingSettings())
+    metrics: MetricsSettings = dataclasses.field(default_factory=lambda: MetricsSettings())
+    alerts: AlertSettings = dataclasses.field(default_factory=lambda: AlertSettings())
+    central_config: CentralConfigSettings = dataclasses.field(default_factory=lambda: CentralConfigSettings())
+    doctor: DoctorSettings = dataclasses.field(default_factory=lambda: DoctorSettings())
 
 
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
+    # Cached: resolving the string annotations is ~80 % of a parse otherwise, and a class's hints never change.
     return typing.get_type_hints(cls)
 
 
@@ -505,6 +531,14 @@ CROSS_CHECKS: list[CrossCheck] = [
     check_printer,
     check_smtp,
     check_gpio,
+    check_rfid,
+    check_scanner,
+    check_ops,
+]
+
+# Like CROSS_CHECKS, but what they yield is a warning: the kiosk runs, with less than it could.
+CROSS_WARNINGS: list[CrossCheck] = [
+    staff_warnings,
 ]
 
 
@@ -540,6 +574,8 @@ def parse_layers(
         provenance = Provenance(labels, {key: layer.kind for key, layer in merge.origins.items()})
         for cross_check in CROSS_CHECKS:
             problems.extend(cross_check(settings, provenance))
+        for cross_warning in CROSS_WARNINGS:
+            merge.warnings.extend(cross_warning(settings, provenance))
     if problems:
         raise ConfigError(problems, merge.warnings)
     return LoadedConfig(settings, tuple(layer.label for layer in layers), labels, tuple(merge.warnings))
@@ -664,6 +700,8 @@ def _toml_value(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table; keys quoted, since table keys may be any string
+        return "{" + ", ".join(f"{_toml_value(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
     return repr(value)
 
 

@@ -239,6 +239,13 @@ class Runner(Generic[S]):
             return self._state
 
     @property
+    def alive(self) -> bool:
+        """The runner thread is taking events (started, not closed, not dead): the watchdog's check."""
+        with self._cond:
+            thread, closed = self._thread, self._closed
+        return thread is not None and thread.is_alive() and not closed
+
+    @property
     def out_of_service(self) -> bool:
         """Staff switched the kiosk out of service (the last SetOutOfService the machine issued)."""
         with self._cond:

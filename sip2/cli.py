@@ -342,7 +342,8 @@ def build_config(args: argparse.Namespace, secrets: Secrets) -> ClientConfig:
         _check_secret(secrets.pin, "PIN", args.encoding)
     tls = None
     if args.tls:
-        tls = TLSConfig(ca_file=args.ca_file, cert_file=args.cert, key_file=args.key, verify=not args.no_verify)
+        tls = TLSConfig(ca_file=args.ca_file, cert_file=args.cert, key_file=args.key, verify=not args.no_verify,
+                        ca_file_setting="--ca-file", host_setting="--host")
     return ClientConfig(
         host=args.host,
         port=args.port,

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+from sip2.certificates import certificate_advice
 from sip2.codec import CR
 from sip2.errors import (
     LoginFailed,
@@ -91,6 +92,10 @@ class TLSConfig:
     key_file: str | None = None
     verify: bool = True
     server_hostname: str | None = None  # defaults to the host connected to
+    #: What the caller's own settings call the CA file and the host: a refused certificate's
+    #: advice names them (the CLI's ``--ca-file``, the kiosk's ``sip2.tls_ca_file``).
+    ca_file_setting: str = "ca_file"
+    host_setting: str = "host"
 
     def context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=self.ca_file)
@@ -208,9 +213,15 @@ class SIP2Client:
             return c.tls.context().wrap_socket(sock, server_hostname=c.tls.server_hostname or c.host)
         except ssl.SSLCertVerificationError as exc:
             sock.close()
+            reason, code = str(exc.verify_message or exc.reason).rstrip("."), exc.verify_code or 0
+            advice = certificate_advice(
+                code, host=c.tls.server_hostname or c.host, ca_file=c.tls.ca_file,
+                ca_setting=c.tls.ca_file_setting, host_setting=c.tls.host_setting,
+            )
             raise TLSVerificationError(
                 f"the certificate of {c.host}:{c.port} did not verify"
-                f" against {c.tls.ca_file or 'the system trust store'}: {exc.verify_message}"
+                f" against {c.tls.ca_file or 'the system trust store'}: {reason}; {advice}",
+                host=c.host, port=c.port, reason=reason, code=code, advice=advice,
             ) from exc
         except (ssl.SSLError, OSError) as exc:
             sock.close()

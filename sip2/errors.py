@@ -54,7 +54,21 @@ class LoginFailed(SIP2Error):
 
 
 class TLSVerificationError(SIP2ConnectionError):
-    """The ILS's certificate did not verify against the configured CA."""
+    """The ILS's certificate did not verify against the configured CA.
+
+    Not a network fault that goes away: the next attempt fails the same way until someone changes
+    the CA file, the host name, the certificate or the clock, so ``advice`` says which to look at.
+    """
+
+    def __init__(
+        self, message: str, *, host: str = "", port: int = 0, reason: str = "", code: int = 0, advice: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.host = host
+        self.port = port
+        self.reason = reason  # OpenSSL's words
+        self.code = code  # OpenSSL's X509_V_ERR_* number
+        self.advice = advice
 
 
 class OutcomeUnknown(SIP2Error):

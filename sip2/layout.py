@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sip2.fields import (
+    SECRET_FIELDS,
     PatronStatus,
     Summary,
     SupportedMessages,
@@ -168,7 +169,9 @@ def var(field_id: str, *, required: bool = False, kind: str = VAR_TEXT, default:
     empty": many servers want ``AC|`` and ``AD|`` present even when blank (reference §4 #3)."""
     if required and default is None:
         default = ""
-    return dataclasses.field(default=default, metadata={"var": field_id, "kind": kind, "required": required})
+    # A secret's value stays out of the message's repr, so logging a message never shows it.
+    return dataclasses.field(default=default, repr=field_id not in SECRET_FIELDS,
+                             metadata={"var": field_id, "kind": kind, "required": required})
 
 
 def repeated(field_id: str) -> Any:

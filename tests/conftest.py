@@ -26,6 +26,15 @@ os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
 os.environ.setdefault("KIVY_METRICS_DENSITY", "1")
 os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+# Kivy creates KIVY_HOME but not its parent (build/ is missing on a fresh checkout).
+os.makedirs(os.environ["KIVY_HOME"], exist_ok=True)
+# The window's size is fixed when it is made, which may be at the import of any Kivy module that
+# needs it (TextInput does), and the offscreen driver never resizes it: Kivy's environment
+# overrides make it 1024x600 wherever that is. No stale config.ini from an earlier run.
+os.environ.setdefault("KCFG_GRAPHICS_WIDTH", "1024")
+os.environ.setdefault("KCFG_GRAPHICS_HEIGHT", "600")
+os.environ.setdefault("KCFG_KIVY_EXIT_ON_ESCAPE", "0")
+os.environ.setdefault("KIVY_USE_DEFAULTCONFIG", "1")
 
 #: Where UI tests keep their screenshots (CI keeps the folder as test artifacts).
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts")

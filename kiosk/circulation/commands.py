@@ -8,7 +8,7 @@ parallel over the SIP2 pool).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +17,7 @@ class LookUpPatron:
 
     ref: str
     patron_id: str
-    pin: str | None  # None: the site uses no PIN
+    pin: str | None = field(repr=False)  # None: the site uses no PIN; never in a repr (logs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ class CheckOut:
     ref: str
     patron_id: str
     item_id: str
-    pin: str | None
+    pin: str | None = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class Renew:
     ref: str
     patron_id: str
     item_id: str
-    pin: str | None
+    pin: str | None = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class RenewAll:
 
     ref: str
     patron_id: str
-    pin: str | None
+    pin: str | None = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ class EndPatronSession:
 
     ref: str
     patron_id: str
-    pin: str | None
+    pin: str | None = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

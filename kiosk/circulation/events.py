@@ -6,7 +6,7 @@ the command they answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kiosk.circulation.model import Failure, LoanAnswer, Pad, PatronAccount, RenewAllAnswer, ReturnAnswer
 
@@ -23,7 +23,7 @@ class CardPresented:
 
 @dataclass(frozen=True, slots=True)
 class PinEntered:
-    pin: str
+    pin: str = field(repr=False)  # never in a repr, so never in a log line
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,10 @@ is always recorded in ``exceptions``, which only a staff action clears.
 
 Deciding whether an ``ok=False`` checkin is harmless ("it was not on loan") or a refusal is done
 from the answer alone, see :func:`judge`.
+
+The bins' counts, the exceptions and the sorter's fault describe the physical bin, which outlives the
+process: :class:`Remembered` is that part of the state, kept on disk by the shell
+(:mod:`kiosk.shell.returns_memory`) and handed back to :class:`ReturnsBinMachine` at the next start.
 """
 
 from __future__ import annotations
@@ -140,6 +144,26 @@ class ReturnsState:
 
 
 @dataclass(frozen=True, slots=True)
+class Remembered:
+    """What the returns bin must still know after a restart, because it is true of the bins and not of
+    the process: how full each bin is (else a half-full bin takes ``bin_capacity`` more items and
+    overflows), what staff must look at (else they lose track of those items), and a sorter fault
+    (the jammed item is still there).
+
+    Items in flight are not part of it: their checkins are in the journal, and the process that knew
+    where they were going is gone. Nothing here is about a patron.
+    """
+
+    counts: tuple[tuple[str, int], ...] = ()
+    exceptions: tuple[ReturnException, ...] = ()
+    fault: str = ""
+
+    @classmethod
+    def of(cls, state: ReturnsState) -> Remembered:
+        return cls(state.counts, state.exceptions, state.fault)
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """What an answer means for the bin: sortable (``reason`` empty) or an exception."""
 
@@ -240,18 +264,30 @@ class ReturnsBinMachine:
     A bin is full once ``bin_capacity`` items were routed to it (or its sensor says so); items
     already in flight then still go to their bins, so a bin may exceed the capacity by at most the
     number of items in flight — set the capacity with that margin.
+
+    ``remembered`` is what the bin knew when the process last stopped (:class:`Remembered`); the
+    machine starts from it: the counts of the bins the settings still name (a bin renamed or removed
+    since is forgotten, its count means nothing now), every exception, the fault. A bin remembered at
+    capacity keeps the slot closed until staff empty it.
     """
 
-    def __init__(self, settings: ReturnsSettings, *, not_on_loan_notes: tuple[str, ...] = NOT_ON_LOAN_NOTES):
+    def __init__(self, settings: ReturnsSettings, *, not_on_loan_notes: tuple[str, ...] = NOT_ON_LOAN_NOTES,
+                 remembered: Remembered | None = None):
         self.settings = settings
         self.not_on_loan_notes = not_on_loan_notes
+        self.remembered = remembered or Remembered()
 
     def start(self) -> tuple[ReturnsState, list[Command]]:
         s = self.settings
         names = [s.hold_here_bin, s.hold_other_branch_bin, s.transit_bin, s.reshelve_bin, s.exceptions_bin]
         names += list(s.sort_bins.values())
-        counts = tuple((name, 0) for name in dict.fromkeys(names))
-        return ReturnsState(counts=counts), []
+        known = dict(self.remembered.counts)
+        counts = tuple((name, max(0, known.get(name, 0))) for name in dict.fromkeys(names))
+        exceptions = self.remembered.exceptions
+        # New arrivals number on from the remembered exceptions, so each exception keeps its own number.
+        next_seq = max((e.seq for e in exceptions), default=0) + 1
+        state = ReturnsState(counts=counts, exceptions=exceptions, fault=self.remembered.fault, next_seq=next_seq)
+        return self._with_full_bins(state), []
 
     def step(self, state: ReturnsState, event: Event) -> tuple[ReturnsState, list[Command]]:
         commands: list[Command] = []

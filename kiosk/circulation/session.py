@@ -27,10 +27,19 @@ What the kiosk promises, and where it is kept:
 The kiosk's devices reach the session as events too: ``DeviceStatus("printer", ...)`` decides whether
 "print" is offered (policy, so here and not in the UI), and ``GateAlarm`` shows a notice for
 ``NOTICE_SECONDS`` without touching the session under way.
+
+The patron's own choices — language, large text, high contrast (:data:`CHOICES`) — are taken in every
+phase, so someone can pick German on the idle screen and then present the card. They belong to the
+session: kept through identification (and its refusal notice, which is read in that language), wiped
+when the session ends or an identification is dropped, and, when made on the idle screen with no card
+following, wiped after ``inactivity_seconds`` so the next passer-by does not inherit them. The receipt
+is worded in the session's language (an injected :data:`~kiosk.circulation.session_text.Wording`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -73,7 +82,7 @@ from kiosk.circulation.events import (
 )
 from kiosk.circulation.model import FailureKind, Loan, Pad, PatronAccount
 from kiosk.circulation.rows import Message, Request, Row, RowKind, RowState
-from kiosk.circulation.session_text import receipt_lines
+from kiosk.circulation.session_text import Render, Wording, english, english_wording, receipt_lines
 from kiosk.config import CirculationSettings
 
 INACTIVITY = "inactivity"
@@ -84,6 +93,8 @@ NOTICE = "notice"  # clears a notice that belongs to the kiosk, not a session (g
 NOTICE_SECONDS = 10.0  # long enough for a patron walking back from the gate to read it
 _KIOSK_NOTICES = frozenset({"gate.alarm", "receipt.printer_unavailable"})
 _PRINTER_OK = frozenset({"ok", "warning"})  # DeviceStatus states in which the printer prints
+CHOICES = frozenset({"language", "large_text", "high_contrast"})
+"""Pressed actions that are the patron's per-session choices, taken in every phase."""
 
 
 class Phase(StrEnum):
@@ -140,14 +151,21 @@ class SessionState:
     # Kept between sessions: the physical pad and staff counters — nothing about a patron.
     pad: Pad = field(default_factory=Pad)  # what lies on the pad now; patron cards are not kept
     card_on_pad: bool = False  # a patron card lies on the pad (it starts a session when it arrives)
+    # Which card that is, as a keyed digest (the machine's own random key): enough to tell "another card
+    # was put down" from "the same card still lies there" when the watcher reports a card leaving and
+    # the next one arriving in one stable stack; never the card's id. "" when unknown (after a closure).
+    card_token: str = field(default="", repr=False)
     left_behind: tuple[str, ...] = ()  # items on the pad when the last session ended: not the next patron's
     tally: Tally = field(default_factory=Tally)
     printer_ok: bool = True  # the last DeviceStatus("printer") said it can print (True until it says)
     seq: int = 0  # the last ref number used; refs stay unique across sessions so a late answer matches nothing
-    language: str = ""  # the language the patron picked ("" = the site's); reset when the session ends
+    # The patron's choices (CHOICES): kept through identifying, reset when the session ends.
+    language: str = ""  # the language the patron picked ("" = the site's)
+    large_text: bool = False
+    high_contrast: bool = False
     # The patron's session: wiped when it ends.
     patron_id: str = ""
-    pin: str | None = None
+    pin: str | None = field(default=None, repr=False)  # held for the session, never shown
     pin_failures: int = 0
     lookup_ref: str = ""  # the identifying LookUpPatron, or the refresh after a renew-all
     account: PatronAccount | None = None
@@ -202,16 +220,56 @@ class PatronSessionMachine:
     ``security_retry_seconds``: how long a row that asks for its item back, while its tags are on the
     pad, waits before it writes again (a put-back the watcher noticed retries at once instead).
     ``notice_seconds``: how long a notice about the kiosk (gate alarm, printer gone) stays up.
+    ``languages``: the codes a patron may pick with ``Pressed("language", code)`` (any other is
+    ignored), the site's own first: a session whose ``language`` is "" is worded in it.
+    ``wording``: language code -> render(message id, params) -> text, for the receipt (which leaves
+    the kiosk as text); pure. Default: English from ``session_text.MESSAGES`` whatever the language.
     """
 
     def __init__(self, settings: CirculationSettings, *, security_retry_seconds: float = SECURITY_RETRY_SECONDS,
-                 notice_seconds: float = NOTICE_SECONDS) -> None:
+                 notice_seconds: float = NOTICE_SECONDS, languages: tuple[str, ...] = ("en",),
+                 wording: Wording = english_wording) -> None:
+        if not languages or not all(isinstance(code, str) and code for code in languages):
+            raise ValueError(f"languages must name at least one language, the site's first: {languages!r}")
         self.settings = settings
         self.security_retry_seconds = security_retry_seconds
         self.notice_seconds = notice_seconds
+        self.languages = tuple(languages)
+        self.wording = wording
+        self._card_key = secrets.token_bytes(16)  # per machine: a card's token means nothing elsewhere
+
+    @property
+    def site_language(self) -> str:
+        """The language of a session whose ``language`` is "" (the patron picked none)."""
+        return self.languages[0]
 
     def start(self) -> tuple[SessionState, list[Command]]:
         return SessionState(), []
+
+    def _card_token(self, card: str) -> str:
+        return hashlib.blake2b(card.encode("utf-8"), key=self._card_key, digest_size=8).hexdigest() if card else ""
+
+    def pad_while_closed(self, state: SessionState, pad: Pad, *, card_on_pad: bool,
+                         staff_left_items: bool) -> tuple[SessionState, list[Command]]:
+        """The pad as it is after a time in which patrons could not use the kiosk (staff mode, or out of
+        service), for a station to hand over instead of a ``PadChanged``.
+
+        Nothing on it is a patron's doing at this kiosk: a card lying there (``card_on_pad``; its id
+        is not wanted) does not start a session until it is put down again, and with
+        ``staff_left_items`` the items that were not on the pad before (tags staff just programmed)
+        are not the next patron's (``left_behind``), just as items the last patron left are not.
+        Items already there before stay admissible: a patron may have laid out books and be waiting.
+        Only IDLE and REFUSED take it so; in any other phase it is an ordinary ``PadChanged``."""
+        pad = replace(pad, patron_cards=())
+        if state.phase not in (Phase.IDLE, Phase.REFUSED):
+            return self.step(state, PadChanged(pad))
+        on_pad = pad.item_ids()
+        before = set(state.pad.item_ids())
+        new_items = tuple(i for i in on_pad if i not in before) if staff_left_items else ()
+        left_behind = tuple(dict.fromkeys([*(i for i in state.left_behind if i in on_pad), *new_items]))
+        token = state.card_token if card_on_pad else ""  # a card that lay there all along keeps its token
+        new = replace(state, pad=pad, card_on_pad=card_on_pad, card_token=token, left_behind=left_behind)
+        return (state, []) if new == state else (new, [])
 
     def step(self, state: SessionState, event: Event) -> tuple[SessionState, list[Command]]:
         out = _Out(state.seq)
@@ -266,7 +324,7 @@ class PatronSessionMachine:
         return state
 
     def _identify(self, state: SessionState, patron_id: str, out: _Out) -> SessionState:
-        state = replace(_fresh(state), patron_id=patron_id)
+        state = replace(_chosen(_fresh(state), state), patron_id=patron_id)
         if self.settings.pin_required:
             out.emit(StartTimer(INACTIVITY, self.settings.inactivity_seconds))
             return replace(state, phase=Phase.PIN)
@@ -316,7 +374,7 @@ class PatronSessionMachine:
         card id to refuse it again would keep patron data past the session, and the ILS, which
         sees every terminal, is where a real lockout lives."""
         out.emit(Signal("error"), StartTimer(INACTIVITY, self.settings.inactivity_seconds))
-        return replace(_fresh(state), phase=Phase.REFUSED, notice=notice)
+        return replace(_chosen(_fresh(state), state), phase=Phase.REFUSED, notice=notice)
 
     def _refreshed(self, state: SessionState, account: PatronAccount) -> SessionState:
         """The account again after a renew-all: the loans list gets the new due dates."""
@@ -334,11 +392,14 @@ class PatronSessionMachine:
 
     def _pad_changed(self, state: SessionState, pad: Pad, out: _Out) -> SessionState:
         card = pad.patron_cards[0] if pad.patron_cards else ""
-        card_arrived = bool(card) and not state.card_on_pad
+        token = self._card_token(card)
+        # A card arrives when none lay there, or when the one there is not the one that did: the last
+        # patron's card leaving and the next one's arriving may come as one stable stack.
+        card_arrived = bool(card) and (not state.card_on_pad or (bool(state.card_token) and token != state.card_token))
         pad = replace(pad, patron_cards=())  # the card's id goes no further than this line
         before = state.pad.item_ids()
         left_behind = tuple(i for i in state.left_behind if i in pad.item_ids())
-        state = replace(state, pad=pad, card_on_pad=bool(card), left_behind=left_behind)
+        state = replace(state, pad=pad, card_on_pad=bool(card), card_token=token, left_behind=left_behind)
         if card_arrived and state.phase in (Phase.IDLE, Phase.REFUSED):
             return self._identify(state, card, out)
         if card_arrived and state.phase is Phase.ACTIVE and card != state.patron_id:
@@ -466,6 +527,8 @@ class PatronSessionMachine:
 
     def _pressed(self, state: SessionState, event: Pressed, out: _Out) -> SessionState:
         action, arg = event.action, event.arg
+        if action in CHOICES:
+            return self._choose(state, action, arg, out)
         if state.phase in (Phase.PIN, Phase.REFUSED) and action in ("cancel", "ok"):
             out.emit(CancelTimer(INACTIVITY))
             return _fresh(state)
@@ -497,6 +560,22 @@ class PatronSessionMachine:
             case "renew_all":
                 return self._renew_all(state, out)
         return state
+
+    def _choose(self, state: SessionState, action: str, arg: str, out: _Out) -> SessionState:
+        """Language, large text, high contrast. On the idle screen the choice waits for a card at most
+        ``inactivity_seconds`` (the INACTIVITY timer, which IDLE otherwise never runs); in a timed
+        phase it restarts that timer like any press (see ``step``)."""
+        if action == "language":
+            if arg not in self.languages or arg == state.language:
+                return state
+            new = replace(state, language=arg)
+        elif action == "large_text":
+            new = replace(state, large_text=not state.large_text)
+        else:
+            new = replace(state, high_contrast=not state.high_contrast)
+        if state.phase is Phase.IDLE:
+            out.emit(StartTimer(INACTIVITY, self.settings.inactivity_seconds))
+        return new
 
     def _switch(self, state: SessionState, mode: Mode) -> SessionState:
         """Borrow ⇄ return. Rows that never asked the ILS are dropped so their items can take the new
@@ -594,6 +673,8 @@ class PatronSessionMachine:
             if row is None:
                 return state
             return _put(state, R.retry_security(row, state.pad, self.settings.security_attempts))
+        if name == INACTIVITY and state.phase is Phase.IDLE:
+            return _unchosen(state)  # chose a language or a look on the idle screen, then no card came
         if name == INACTIVITY and state.phase in (Phase.PIN, Phase.REFUSED):
             return _fresh(state)  # walked away before being identified
         if name == INACTIVITY and state.phase in (Phase.ACTIVE, Phase.RECEIPT) and not state.more_time:
@@ -634,7 +715,17 @@ class PatronSessionMachine:
 
     def _receipt(self, state: SessionState) -> tuple[ReceiptLine, ...]:
         renewed = [(r.title or r.item_id, r.due) for r in state.renewals if r.state is RenewalState.RENEWED]
-        return receipt_lines(state.patron_id, state.rows, renewed)
+        render = self._render(state.language or self.site_language)
+        return receipt_lines(state.patron_id, state.rows, renewed, render)
+
+    def _render(self, language: str) -> Render:
+        """The session's words for the receipt. A wording that cannot give this language (a catalog
+        that fails to load) gives English: the session must still be able to end."""
+        try:
+            render = self.wording(language)
+        except Exception:
+            return english
+        return render if callable(render) else english
 
     def _receipt_choice(self, state: SessionState, action: str, out: _Out) -> SessionState:
         choice = action.removeprefix("receipt_")
@@ -705,9 +796,20 @@ class PatronSessionMachine:
 
 
 def _fresh(state: SessionState) -> SessionState:
-    """No session: only what outlives every session (the pad, staff counters, the ref counter)."""
-    return SessionState(pad=state.pad, card_on_pad=state.card_on_pad, left_behind=state.left_behind,
-                        tally=state.tally, printer_ok=state.printer_ok, seq=state.seq)
+    """No session: only what outlives every session (the pad, staff counters, the ref counter).
+    The patron's choices go too; :func:`_chosen` carries them where the same patron goes on."""
+    return SessionState(pad=state.pad, card_on_pad=state.card_on_pad, card_token=state.card_token,
+                        left_behind=state.left_behind, tally=state.tally, printer_ok=state.printer_ok, seq=state.seq)
+
+
+def _chosen(state: SessionState, source: SessionState) -> SessionState:
+    """``state`` with the patron's choices from ``source``."""
+    return replace(state, language=source.language, large_text=source.large_text,
+                   high_contrast=source.high_contrast)
+
+
+def _unchosen(state: SessionState) -> SessionState:
+    return _chosen(state, SessionState())
 
 
 def _retries_due(state: SessionState) -> tuple[Row, ...]:

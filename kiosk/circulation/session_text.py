@@ -2,12 +2,13 @@
 
 States carry :class:`~kiosk.circulation.rows.Message` ids; the UI's i18n catalogs translate them and
 fall back to this table. The receipt is built here because it leaves the kiosk as text (a printer
-and a mail server do not translate ids).
+and a mail server do not translate ids), so it is worded in the patron's language by an injected
+:data:`Wording` (the gettext catalogs provide one; :func:`english_wording` is the default).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from kiosk.circulation.commands import ReceiptLine
 from kiosk.circulation.rows import Message, Param, Row, RowKind, RowState
@@ -89,6 +90,14 @@ MESSAGES: dict[str, str] = {
 }
 
 
+Render = Callable[[str, Mapping[str, Param]], str]
+"""(message id, parameters) -> text in one language. Parameters named ``due`` carry the ILS's raw date
+text: a render may show it as a date of its language; English leaves it as the ILS gave it."""
+
+Wording = Callable[[str], Render]
+"""Language code -> its :data:`Render`. Must be pure (the machines call it inside ``step``)."""
+
+
 class _Blank(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return ""
@@ -112,12 +121,26 @@ def masked(patron_id: str) -> str:
     return "****" + patron_id[-4:] if len(patron_id) > 4 else "****"
 
 
-def receipt_lines(patron_id: str, rows: Iterable[Row], renewed: Iterable[tuple[str, str]]) -> tuple[ReceiptLine, ...]:
+def english(message_id: str, params: Mapping[str, Param]) -> str:
+    """English from :data:`MESSAGES`, as the template has it (a receipt line keeps its leading indent,
+    which :func:`render` would collapse); an unknown id shows as is, a missing parameter as nothing."""
+    template = MESSAGES.get(message_id, message_id)
+    return template.format_map(_Blank({k: _text(v) for k, v in params.items()}))
+
+
+def english_wording(language: str) -> Render:
+    """The default :data:`Wording`: English whatever the language (the kiosk's behaviour before catalogs)."""
+    return english
+
+
+def receipt_lines(patron_id: str, rows: Iterable[Row], renewed: Iterable[tuple[str, str]],
+                  render: Render = english) -> tuple[ReceiptLine, ...]:
     """The receipt: what the ILS confirmed in this session, and what staff must look at.
 
     ``renewed`` are (title or item id, due) of renewals made from the loans list. Refused items are
     not listed (nothing happened to them). No PIN, and the card only masked. Empty when there is
-    nothing to list, so no paper is wasted on a session that only looked.
+    nothing to list, so no paper is wasted on a session that only looked. ``render`` words it (the
+    patron's language); titles and item ids are printed as the ILS gave them.
     """
     borrowed: list[ReceiptLine] = []
     renewals: list[ReceiptLine] = []
@@ -126,34 +149,45 @@ def receipt_lines(patron_id: str, rows: Iterable[Row], renewed: Iterable[tuple[s
     for row in rows:
         if not row.confirmed:
             if row.state is RowState.NEEDS_STAFF:
-                staff += [ReceiptLine(row.label), _line("receipt.not_confirmed")]
+                staff += [ReceiptLine(row.label), _line(render, "receipt.not_confirmed")]
             continue
         if row.kind is RowKind.RETURN:
-            returned += [ReceiptLine(row.label), _line("receipt.returned_offline" if row.offline
+            returned += [ReceiptLine(row.label), _line(render, "receipt.returned_offline" if row.offline
                                                        else "receipt.was_returned")]
         elif row.state is RowState.UNTAGGED:
-            borrowed += [ReceiptLine(row.label), _line("receipt.no_tag", due=row.due)]
+            borrowed += [ReceiptLine(row.label), _line(render, "receipt.no_tag", due=row.due)]
         elif row.state is not RowState.DONE:
-            staff += [ReceiptLine(row.label), _line("receipt.alarm_armed", due=row.due)]
+            staff += [ReceiptLine(row.label), _line(render, "receipt.alarm_armed", due=row.due)]
         elif row.renewed:
-            renewals += [ReceiptLine(row.label), _line("receipt.renewed_until", due=row.due)]
+            renewals += [ReceiptLine(row.label), _line(render, "receipt.renewed_until", due=row.due)]
         else:
-            borrowed += [ReceiptLine(row.label), _line("receipt.due_offline" if row.offline else "receipt.due",
-                                                       due=row.due)]
+            borrowed += [ReceiptLine(row.label), _line(render, "receipt.due_offline" if row.offline
+                                                       else "receipt.due", due=row.due)]
     for label, due in renewed:
-        renewals += [ReceiptLine(label), _line("receipt.renewed_until", due=due)]
+        renewals += [ReceiptLine(label), _line(render, "receipt.renewed_until", due=due)]
     sections = [("receipt.borrowed", borrowed), ("receipt.renewed", renewals), ("receipt.returned", returned),
                 ("receipt.ask_staff", staff)]
     if not any(lines for _, lines in sections):
         return ()
-    lines = [ReceiptLine(MESSAGES["receipt.title"], bold=True), _line("receipt.card", card=masked(patron_id))]
+    lines = [_line(render, "receipt.title", bold=True), _line(render, "receipt.card", card=masked(patron_id))]
     for heading, section in sections:
         if section:
-            lines += [ReceiptLine(MESSAGES[heading], bold=True), *section]
+            lines += [_line(render, heading, bold=True), *section]
     return tuple(lines)
 
 
-def _line(message_id: str, **params: Param) -> ReceiptLine:
-    # Receipt lines keep their leading indent; render() would collapse it.
+def _line(render: Render, message_id: str, *, bold: bool = False, **params: Param) -> ReceiptLine:
+    """One receipt line in the patron's words, indented as the English template is.
+
+    The indent is the receipt's layout, not its wording: the printer's layout tells an item's title
+    from its detail lines by it (``kiosk.hardware.printer.layout.totals``), so a translation that
+    drops or adds leading spaces must not change it. A render that raises (a catalog entry naming a
+    parameter that does not exist, say) gives the English line: a receipt in English is better
+    than a session that cannot end."""
     template = MESSAGES[message_id]
-    return ReceiptLine(template.format_map(_Blank({k: _text(v) for k, v in params.items()})))
+    indent = template[:len(template) - len(template.lstrip(" "))]
+    try:
+        text = render(message_id, params)
+    except Exception:
+        text = english(message_id, params)
+    return ReceiptLine(indent + str(text).strip(), bold=bold)

@@ -21,7 +21,13 @@ def client_config(settings: Settings) -> ClientConfig:
     tls = None
     if s.tls:
         tls = TLSConfig(ca_file=s.tls_ca_file, cert_file=s.tls_cert_file, key_file=s.tls_key_file,
-                        verify=s.tls_verify)
+                        verify=s.tls_verify, ca_file_setting="sip2.tls_ca_file", host_setting="sip2.host")
+        if not s.tls_verify:
+            log.warning(
+                "SIP2 to %s:%d over TLS without checking the ILS's certificate (sip2.tls_verify = false): "
+                "anyone on the network path can pose as the ILS and read the SIP2 password and patron PINs",
+                s.host, s.port,
+            )
     else:
         # Config validation already refused this unless allow_plain_tcp is set explicitly.
         log.warning(

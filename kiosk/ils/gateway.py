@@ -44,7 +44,7 @@ from kiosk.ils.answers import (
     return_answer,
     return_from_item_status,
 )
-from sip2.errors import OutcomeUnknown, SIP2ConnectionError, SIP2Error
+from sip2.errors import OutcomeUnknown, SIP2ConnectionError, SIP2Error, TLSVerificationError
 from sip2.fields import Summary
 
 if TYPE_CHECKING:
@@ -198,7 +198,9 @@ class SipGateway:
                     held.enter_context(self._pool.client(timeout=self._borrow_timeout))
         except SIP2Error as exc:
             self._health.failed(exc)
-            log.warning("cannot open the SIP2 sessions: %s", exc)
+            # A refused certificate does not heal itself like a network fault: it is IT's to fix.
+            level = logging.ERROR if isinstance(exc, TLSVerificationError) else logging.WARNING
+            log.log(level, "cannot open the SIP2 sessions: %s", exc)
             return
         self._health.ok((self._clock() - start) * 1000 / self._pool.size)
 

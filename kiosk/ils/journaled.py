@@ -9,11 +9,15 @@ a lost answer itself) with the journal (:mod:`kiosk.sync.journal`) and the offli
    (``queue_offline``) and answered ``offline=True``; refused, it is answered with a message id.
    Queuing behind the backlog is what lets the ILS see transactions in the order they happened.
 2. Otherwise its intent is written (``begin_online``, state ``sending``) before the request goes
-   out, and its outcome after: confirmed, refused, unknown (staff), or, when the ILS turned out to be
-   unreachable (the request never left), taken over by the policy (``queue_instead``) or failed.
+   out, and its outcome after: confirmed, refused, or, when the ILS turned out to be unreachable (the
+   request never left), taken over by the policy (``queue_instead``) or failed.
 
 A crash between 1 and the outcome leaves the row ``sending`` under the owner ``kiosk``: :meth:`open`
 (and ``kiosk sync``, for a dead kiosk) settles such rows by asking the ILS (``kiosk.sync.resolve``).
+An answer lost while the kiosk lives, which the online gateway could not settle at once (the ILS went
+away before it could be asked), is left ``sending`` the same way and settled by asking the ILS as soon
+as it can be asked (:meth:`heartbeat`): ``unknown`` (staff) is written only when the ILS was asked and
+its answers do not say, as the journal defines it — not because the line was down for a moment.
 
 Patron lookups are not journaled (they change nothing); offline, the policy builds the account
 (``offline=True``, no PIN checked). Renewals and renew-all are refused offline; a renewal sent
@@ -106,7 +110,10 @@ class JournaledGateway:
         self._lost_answer_wait = lost_answer_wait
         self._sleep = sleep
         self._waited = False  # the wait before settling is owed once per process, not per attempt
-        self._orphans: set[int] = set()  # ids left in flight by a dead process, found at open()
+        # Rows no thread of this process is sending any more, to be settled by asking the ILS: left in
+        # flight by a dead process (found at open()), or answers lost and not settled at once.
+        self._orphans: set[int] = set()
+        self._orphans_lock = threading.Lock()  # worker threads add lost answers; the watch settles them
         self._closes_journal = closes_journal
 
     @classmethod
@@ -130,6 +137,11 @@ class JournaledGateway:
                    lost_answer_wait=settings.journal.lost_answer_wait_seconds, sleep=sleep,
                    closes_journal=True)
 
+    @property
+    def journal(self) -> Journal:
+        """The journal this gateway writes to (the kiosk's ILS watch reports its offline queue)."""
+        return self._journal
+
     # -- the IlsGateway protocol ------------------------------------------------------------------
 
     @property
@@ -147,7 +159,9 @@ class JournaledGateway:
                       self._journal.path)
         elif not self._orphans:
             try:
-                self._orphans = {row.id for row in self._journal.in_flight(self._owner)}
+                found = {row.id for row in self._journal.in_flight(self._owner)}
+                with self._orphans_lock:
+                    self._orphans |= found
             except JournalError as exc:
                 log.error("journal: %s", exc)
         self._online.open()
@@ -157,16 +171,20 @@ class JournaledGateway:
         self.settle_in_flight()
 
     def settle_in_flight(self) -> int:
-        """Ask the ILS about the transactions a crash left ``sending`` (found at :meth:`open`), after
-        waiting ``lost_answer_wait`` once; how many settled. Those it cannot settle yet stay noted."""
-        if not self._journal.owns(self._owner) or not self._orphans:
+        """Ask the ILS about the transactions a crash left ``sending`` (found at :meth:`open`) or whose
+        answers were lost, after waiting ``lost_answer_wait`` once; how many settled. Those it cannot
+        settle yet stay noted."""
+        with self._orphans_lock:
+            wanted = set(self._orphans)
+        if not self._journal.owns(self._owner) or not wanted:
             return 0
         try:
-            rows = [row for row in self._journal.in_flight(self._owner) if row.id in self._orphans]
+            rows = [row for row in self._journal.in_flight(self._owner) if row.id in wanted]
         except JournalError as exc:
             log.warning("could not read transactions in flight: %s", exc)
             return 0
-        self._orphans = {row.id for row in rows}  # settled by another route meanwhile: forgotten
+        with self._orphans_lock:  # settled by another route meanwhile: forgotten
+            self._orphans -= wanted - {row.id for row in rows}
         if not rows:
             return 0
         if not self._waited:
@@ -180,13 +198,24 @@ class JournaledGateway:
             with self._pool.client() as client:
                 for row in rows:
                     _, resolution = settle(self._journal, row, client)
-                    log.info("transaction %d in flight at start: %s (%s)", row.id, resolution.verdict,
+                    log.info("transaction %d left in flight: %s (%s)", row.id, resolution.verdict,
                              resolution.evidence)
-                    self._orphans.discard(row.id)
+                    with self._orphans_lock:
+                        self._orphans.discard(row.id)
                     settled += 1
-        except (SIP2Error, JournalError) as exc:
+        except SIP2Error as exc:
+            log.warning("could not settle transactions in flight: %s", exc)
+            self._report(False, str(exc))  # asked again when a probe finds the ILS back
+        except JournalError as exc:
             log.warning("could not settle transactions in flight: %s", exc)
         return settled
+
+    def _lost(self, tx: Transaction, answer: IlsFailed) -> None:
+        """An answer lost that the online gateway could not settle: the row stays ``sending`` and is
+        settled by asking the ILS when it can be (:meth:`heartbeat`), or at the next start."""
+        log.warning("transaction %d: %s; asking the ILS again when it can be asked", tx.id, answer.failure.detail)
+        with self._orphans_lock:
+            self._orphans.add(tx.id)
 
     def health(self) -> IlsHealth:
         health = self._online.health()
@@ -200,9 +229,12 @@ class JournaledGateway:
             self._journal.close()
 
     def heartbeat(self) -> bool:
-        """Probe the ILS if a probe is due (call it on a timer); True when it is reachable."""
+        """Probe the ILS if a probe is due (call it on a timer); True when it is reachable. Reachable,
+        it settles the transactions whose answers were lost (if any wait)."""
         if self.reachability.online:
-            return True
+            if self._orphans:
+                self.settle_in_flight()
+            return self.reachability.online
         if not self.reachability.should_try():
             return False
         self._online.open()
@@ -326,7 +358,7 @@ class JournaledGateway:
         raised: the ILS already acted, and the row left ``sending`` is settled at the next start."""
         try:
             if isinstance(answer, IlsFailed):
-                self._journal.record_resolution(tx.id, applied=None, evidence=answer.failure.detail)
+                self._lost(tx, answer)
             elif answer.answer.ok:
                 self._journal.confirm(tx.id, Answer(True, due_date=answer.answer.due or None,
                                                     title=answer.answer.title or None))
@@ -396,7 +428,7 @@ class JournaledGateway:
                                                             message_id=decision.message_id))
         try:
             if isinstance(answer, IlsFailed):
-                self._journal.record_resolution(tx.id, applied=None, evidence=answer.failure.detail)
+                self._lost(tx, answer)
             elif answer.answer.ok:
                 self._journal.confirm(tx.id, Answer(True, title=answer.answer.title or None))
             else:

@@ -22,6 +22,7 @@ from kiosk.circulation.commands import Command
 from kiosk.circulation.events import Event
 from kiosk.circulation.rows import RowKind, RowState
 from kiosk.circulation.session import Phase, SessionState
+from kiosk.circulation.station import KioskState
 from kiosk.hardware.gpio import GateAlarm
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,9 @@ class GateAlarmLog:
         self._clock = clock
 
     def observe(self, event: Event, state: object, commands: Iterable[Command] = ()) -> None:
+        """Follow a step of the patron session's machine, or of the self-check station holding it."""
+        if isinstance(state, KioskState):
+            state = state.session
         if not isinstance(state, SessionState):
             return
         with self._lock:

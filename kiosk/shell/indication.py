@@ -5,7 +5,9 @@ Why pure: the lights are how staff across the room and patrons walking up read t
 rules (which light for which state, which wins) are decided here, testable without pins; the GPIO
 board only switches what :func:`indicate` says. :func:`observe` folds what the runner sees at each
 step (the event, the machine's new state, its commands) into a :class:`KioskCondition`, so one
-condition can follow several machines (the patron session, the returns bin, staff mode).
+condition can follow several machines (the patron session, the returns bin, staff mode), or one
+station machine that holds them (:mod:`kiosk.circulation.station`), whose own judgement of being out
+of service (staff's switch, the ILS gone under offline mode "none", no way to read items) wins.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from kiosk.circulation.events import Event, IlsHealth
 from kiosk.circulation.returns import ReturnsState
 from kiosk.circulation.session import Phase, SessionState
 from kiosk.circulation.staff import StaffState
+from kiosk.circulation.station import KioskState, ReturnsStationState
 from kiosk.hardware.gpio import Indication
 
 
@@ -59,16 +62,29 @@ def observe(
     changes: dict[str, bool] = {}
     if isinstance(event, IlsHealth):
         changes["online"] = event.connected
-    if isinstance(state, SessionState):
-        changes["serving"] = state.phase is not Phase.IDLE
-    elif isinstance(state, ReturnsState):
-        changes["sorting"] = bool(state.in_flight)
-        changes["returns_closed"] = not state.accepting
-    elif isinstance(state, StaffState):
-        changes["out_of_service"] = state.out_of_service
+    station = state if isinstance(state, KioskState | ReturnsStationState) else None
+    parts = _parts(station) if station is not None else (state,)
+    for part in parts:
+        if isinstance(part, SessionState):
+            changes["serving"] = part.phase is not Phase.IDLE
+        elif isinstance(part, ReturnsState):
+            changes["sorting"] = bool(part.in_flight)
+            changes["returns_closed"] = not part.accepting
+        elif isinstance(part, StaffState):
+            changes["out_of_service"] = part.out_of_service
     for command in commands:
         if isinstance(command, SetOutOfService):
             changes["out_of_service"] = command.on
+    if station is not None:  # the station's judgement includes staff's switch and the commands' effect
+        changes["out_of_service"] = station.out_of_service is not None
+        changes["online"] = station.online
     if all(getattr(condition, k) == v for k, v in changes.items()):
         return condition
     return replace(condition, **changes)
+
+
+def _parts(station: KioskState | ReturnsStationState) -> tuple[object, ...]:
+    """The machines' states a station holds: the patron's (session or bin) and staff mode's."""
+    if isinstance(station, KioskState):
+        return (station.session, station.staff)
+    return (station.returns, station.staff)

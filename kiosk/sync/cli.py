@@ -8,7 +8,6 @@ failed, or the transaction asked for cannot change that way; 2 configuration pro
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import threading
@@ -44,13 +43,15 @@ def _open(path: str, busy_timeout: float = 5.0) -> Journal | None:
 
 def run_sync(args: argparse.Namespace) -> int:
     from kiosk.ils.connection import client_config, dialect
+    from kiosk.ops.logging import setup_logging
+    from kiosk.ops.watchdog import Watchdog
     from kiosk.sync.replay import SYNC_OWNER, LoopTiming, Replayer, ReplayOptions, run
     from sip2.client import SIP2Client
 
     settings = _settings(args)
     if settings is None:
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(settings.logging)
     js = settings.journal
     path = args.journal or js.path
     journal = _open(path, js.busy_timeout_seconds)
@@ -60,6 +61,9 @@ def run_sync(args: argparse.Namespace) -> int:
         print(f"kiosk sync: another kiosk sync is already replaying {journal.path}", file=sys.stderr)
         journal.close()
         return 2
+    # systemd (Type=notify, WatchdogSec=): ready once the journal is ours; the loop keeps pinging.
+    watchdog = Watchdog.from_environment()
+    watchdog.notifier.ready(f"replaying {journal.path}")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -71,11 +75,13 @@ def run_sync(args: argparse.Namespace) -> int:
     )
     timing = LoopTiming(retry_min=js.retry_min_seconds, retry_max=js.retry_max_seconds, poll=js.poll_seconds)
     try:
-        code = run(replayer, once=args.once, stop=stop, retention_days=js.retention_days, timing=timing)
+        code = run(replayer, once=args.once, stop=stop, retention_days=js.retention_days, timing=timing,
+                   alive=watchdog.feed, wait=watchdog.wait)
         left = journal.backlog()
         print(f"kiosk sync: {replayer.stats.line()}; {left} left in the queue")
         return code
     finally:
+        watchdog.notifier.stopping(f"{replayer.stats.line()}")
         client.close()
         journal.close()  # drops the owner lock
 

@@ -268,6 +268,9 @@ class Journal:
                 if mode != "wal":
                     raise JournalError(f"journal {path}: SQLite refused WAL mode (got {mode!r})")
                 conn.execute("pragma synchronous = full")
+                # Freed and overwritten row space is zeroed, so a masked patron id is gone from
+                # the file, not merely unlinked (the purge below relies on it).
+                conn.execute("pragma secure_delete = on")
                 with journal._write():
                     migrate(journal.db)
         except SchemaTooNew as exc:
@@ -643,6 +646,15 @@ class Journal:
     def needs_staff(self) -> list[Transaction]:
         return self.transactions(NEEDS_STAFF)
 
+    def last_replayed_at(self) -> datetime | None:
+        """When the ILS last took a replayed offline transaction (UTC, naive): the fleet's metrics
+        tell a kiosk sync that stopped working from one with nothing to do."""
+        with self._lock, self._errors():
+            row = self._conn.execute(
+                "select max(settled_at) from transactions where state = ?", [State.REPLAYED]
+            ).fetchone()
+        return _date(row[0]) if row and row[0] else None
+
     def retry(self, transaction_id: int) -> Transaction:
         """Staff found the reason of a rejection fixed (or checked that an unknown one did not
         happen): replay it again, at the end of the queue."""
@@ -670,7 +682,13 @@ class Journal:
 
     def purge(self, retention_days: int) -> int:
         """Mask the patron ids of transactions settled more than ``retention_days`` ago; return how
-        many. Unsettled ones keep theirs: they still have to reach the ILS or staff."""
+        many. Unsettled ones keep theirs: they still have to reach the ILS or staff.
+
+        Masking a column is not enough on disk: the WAL keeps the page images written before, and
+        the database file the old pages until a checkpoint copies the new ones over them. So a purge
+        that masked anything checkpoints and truncates the WAL; with ``secure_delete`` the ids are
+        then gone from the SD card. A checkpoint the other process's open read blocks is left to
+        SQLite's next automatic one (and the next purge tries again)."""
         now = self._clock().astimezone(UTC).replace(tzinfo=None)
         cutoff = (now - timedelta(days=retention_days)).isoformat(timespec="seconds")
         settled = sorted(SETTLED)
@@ -685,4 +703,7 @@ class Journal:
                 "update transactions set patron_id = ?, purged_at = ? where id = ?",
                 [(mask_patron_id(patron_id), stamp, row_id) for row_id, patron_id in rows],
             )
+        if rows:
+            with self._lock, self._errors():
+                self._conn.execute("pragma wal_checkpoint(truncate)").fetchall()
         return len(rows)

@@ -284,12 +284,15 @@ class Replayer:
                 self.stats.rejected += 1
                 log.warning("transaction %d rejected by the ILS: %s", outcome.id, outcome.answer.reason)
 
-    def drain(self) -> ReplayStats:
-        """Settle what is in flight, then replay until the queue is empty (or told to stop)."""
+    def drain(self, between_batches: Callable[[], object] | None = None) -> ReplayStats:
+        """Settle what is in flight, then replay until the queue is empty (or told to stop).
+        ``between_batches`` runs after each batch (the systemd watchdog's feed: a long queue must
+        not look like a hang)."""
         self.settle_in_flight()
         self.settle_orphans()
         while not self._stop.is_set() and self.replay_batch():
-            pass
+            if between_batches is not None:
+                between_batches()
         return self.stats
 
 
@@ -301,6 +304,15 @@ class LoopTiming:
     purge_every: float = 3600.0
 
 
+#: ``wait(stop, seconds) -> stopped``: how the loop sleeps; the systemd watchdog's ``wait`` keeps
+#: pinging through a back-off of a minute.
+Wait = Callable[[threading.Event, float], bool]
+
+
+def _plain_wait(stop: threading.Event, seconds: float) -> bool:
+    return stop.wait(seconds)
+
+
 def run(
     replayer: Replayer,
     *,
@@ -308,16 +320,22 @@ def run(
     stop: threading.Event,
     retention_days: int,
     timing: LoopTiming | None = None,
+    alive: Callable[[], object] | None = None,
+    wait: Wait = _plain_wait,
 ) -> int:
     """The ``kiosk sync`` loop: drain, wait for new work, back off while the ILS is unreachable.
 
     With ``once``: one drain; 0 when the queue is empty, 1 when the ILS (or the journal) failed.
+    ``alive`` is called every round and between batches, ``wait`` does the sleeping: both are for
+    the systemd watchdog (:class:`kiosk.ops.watchdog.Watchdog` ``feed`` and ``wait``).
     """
     timing = timing or LoopTiming()
     journal, client = replayer.journal, replayer.client
     backoff = timing.retry_min
     last_purge = float("-inf")
     while not stop.is_set():
+        if alive is not None:
+            alive()
         try:
             if time.monotonic() - last_purge >= timing.purge_every:
                 purged = journal.purge(retention_days)
@@ -326,18 +344,18 @@ def run(
                     log.info("masked the patron ids of %d settled transactions", purged)
             if not client.connected:
                 client.connect()
-            replayer.drain()
+            replayer.drain(alive)
         except (SIP2Error, JournalError) as exc:
             if once:
                 log.error("kiosk sync stopped: %s", exc)
                 return 1
-            wait = backoff * random.uniform(0.8, 1.2)
-            log.warning("kiosk sync: %s; trying again in %.1f s", exc, wait)
-            stop.wait(wait)
+            pause = backoff * random.uniform(0.8, 1.2)
+            log.warning("kiosk sync: %s; trying again in %.1f s", exc, pause)
+            wait(stop, pause)
             backoff = min(backoff * 2, timing.retry_max)
             continue
         backoff = timing.retry_min
         if once:
             return 0
-        stop.wait(timing.poll)
+        wait(stop, timing.poll)
     return 0

@@ -16,9 +16,12 @@ from kiosk.circulation.events import Event
 from kiosk.circulation.returns import MESSAGES as RETURNS_MESSAGES
 from kiosk.circulation.rows import Message, Param
 from kiosk.circulation.staff import MESSAGES as STAFF_MESSAGES
+from kiosk.circulation.station import MESSAGES as STATION_MESSAGES
 from kiosk.ui.theme import Theme
 
-CORE_MESSAGES: Mapping[str, str] = {**session_text.MESSAGES, **RETURNS_MESSAGES, **STAFF_MESSAGES}
+CORE_MESSAGES: Mapping[str, str] = {
+    **session_text.MESSAGES, **RETURNS_MESSAGES, **STAFF_MESSAGES, **STATION_MESSAGES,
+}
 """Every core message id with its English template (the catalogs translate these)."""
 
 

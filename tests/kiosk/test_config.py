@@ -9,6 +9,7 @@ import logging
 import re
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +29,7 @@ from kiosk.config import (
     run_config_check,
     schema_keys,
 )
+from kiosk.staff_pin import StaffSettings, staff_warnings
 
 SECRET = "hunter2-correct-horse-7f3a"
 DEFAULTS = defaults_layer().label
@@ -50,6 +52,10 @@ def write(path: Path, text: str, mode: int = 0o644) -> Path:
     path.write_text(text, encoding="utf-8")
     path.chmod(mode)
     return path
+
+
+# Every configuration without a staff PIN hash carries this one warning (kiosk.staff_pin).
+NO_STAFF_PIN = tuple(staff_warnings(SimpleNamespace(staff=StaffSettings()), config.Provenance({}, {})))
 
 
 def problems_of(directory: Path, secrets: Path | None = None) -> list[str]:
@@ -75,7 +81,7 @@ def test_defaults_alone_are_valid_and_point_at_the_local_demo_ils(tmp_path: Path
     s = loaded.settings
     assert (s.sip2.host, s.sip2.port, s.sip2.tls, s.sip2.allow_plain_tcp) == ("127.0.0.1", 6001, False, True)
     assert s.site.name == "Demo Library"
-    assert loaded.warnings == ()
+    assert loaded.warnings == NO_STAFF_PIN
 
 
 def test_layers_override_key_by_key_in_order(etc: Path) -> None:
@@ -359,9 +365,10 @@ def test_secret_in_world_readable_layer_is_a_warning_not_an_error(etc: Path) -> 
     assert loaded.settings.sip2.password == SECRET
     assert loaded.warnings == (
         f"{main}: sip2.password: secret in a world-readable file; move it to {etc / 'secrets.toml'} (chmod 600)",
+        *NO_STAFF_PIN,
     )
     main.chmod(0o640)
-    assert load_config(etc, environ={}).warnings == ()
+    assert load_config(etc, environ={}).warnings == NO_STAFF_PIN
 
 
 def test_load_settings_raises_config_error_with_problems(etc: Path) -> None:
@@ -376,7 +383,7 @@ def test_load_settings_logs_warnings(etc: Path, caplog: pytest.LogCaptureFixture
     write(etc / "kiosk.toml", f'[sip2]\npassword = "{SECRET}"\n', mode=0o644)
     with caplog.at_level(logging.WARNING, logger="kiosk.config"):
         assert load_settings(etc).sip2.password == SECRET
-    assert [r.getMessage().split(": ")[1] for r in caplog.records] == ["sip2.password"]
+    assert [r.getMessage().split(": ")[1] for r in caplog.records] == ["sip2.password", "staff.pin_hash"]
     assert SECRET not in caplog.text
 
 
@@ -397,7 +404,7 @@ def test_check_ok_prints_layers_and_exits_0(etc: Path, capsys: pytest.CaptureFix
     assert run_config_check(check(etc)) == 0
     out, err = capsys.readouterr()
     assert out == f"config OK (2 layers: {DEFAULTS}, {main})\n"
-    assert err == ""
+    assert err == "".join(f"warning: {w}\n" for w in NO_STAFF_PIN)
 
 
 def test_check_problems_go_to_stderr_and_exit_1(etc: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -406,6 +413,7 @@ def test_check_problems_go_to_stderr_and_exit_1(etc: Path, capsys: pytest.Captur
     out, err = capsys.readouterr()
     assert out == ""
     assert err.splitlines() == [
+        *(f"warning: {w}" for w in NO_STAFF_PIN),
         f'{main}: sip2.port: expected an integer 1-65535, got "abc"',
         f'{main}: sip2.prot: unknown key (did you mean "sip2.port"?)',
         "config NOT OK: 2 problems",

@@ -21,6 +21,7 @@ pysip2 is strict where real servers are lenient, so these tests also pin down it
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -34,7 +35,7 @@ import pytest
 from pysip2 import RequestContext
 
 from sip2.client import ClientConfig, SIP2Client
-from sip2.codec import decode_frame, encode
+from sip2.codec import encode
 from sip2.errors import LoginFailed, OutcomeUnknown, SIP2ConnectionError, SIP2DecodeError
 from sip2.fields import BLANK_DATE, CirculationStatus, Summary, encode_date
 from sip2.messages import Checkout, Login, PatronStatusRequest
@@ -458,13 +459,15 @@ def test_error_detection_modes(acs, caplog, server_mode: str, client_checksums: 
         for _ in range(11):  # past a wrap of the 0-9 sequence number
             status = client.patron_status("P1", pin="1234")
             assert status.personal_name == CP850_NAME
-    received = [decode_frame(_wire_bytes(r.getMessage()[3:], peer.encoding), encoding=peer.encoding)
+    # The wire log masks the patron's id and name, so its frames no longer match their checksums:
+    # the client checked those as the frames arrived; the log still shows the trailers.
+    received = [re.search(r"AY(\d)AZ[0-9A-F]{4}\\r$", r.getMessage())
                 for r in caplog.records if r.getMessage().startswith("<< ")]
     assert len(received) == 13  # 94, 98, 11 x 24
     # pysip2 mirrors the client: AY/AZ on every answer when we send them, none otherwise
-    assert [f.had_checksum for f in received] == [client_checksums] * 13
+    assert [t is not None for t in received] == [client_checksums] * 13
     expected = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2] if client_checksums else [None] * 13
-    assert [f.sequence for f in received] == expected
+    assert [int(t.group(1)) if t else None for t in received] == expected
 
 
 @pytest.mark.parametrize(("encoding", "name"), [("cp850", CP850_NAME), ("utf-8", UTF8_NAME)])
@@ -509,10 +512,6 @@ def test_a_non_ascii_request_in_the_wrong_code_page_is_a_typed_connection_error(
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _wire_bytes(logged: str, encoding: str) -> bytes:
-    return logged.replace("\\r", "\r").encode(encoding)
 
 
 def _read_frame(sock: socket.socket) -> bytes:

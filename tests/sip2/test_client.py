@@ -348,7 +348,8 @@ def test_wire_log_masks_pin_and_password(ils, caplog) -> None:
     with SIP2Client(client_config(server)) as client:
         client.patron_information("21234000000017", pin="987654")
     wire = "\n".join(r.getMessage() for r in caplog.records)
-    assert "21234000000017" in wire  # frames really were logged
+    assert "AA****0017" in wire  # frames really were logged, the patron id masked to its last four
+    assert "21234000000017" not in wire and "Ann Reader" not in wire and "AE****" in wire
     assert "987654" not in wire and "secret" not in wire
     assert "AD****" in wire and "CO****" in wire
 

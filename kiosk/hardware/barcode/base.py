@@ -109,7 +109,8 @@ class ThreadedScanner(Scanner, Generic[Handle]):
             try:
                 on_event(event)
             except Exception:
-                log.exception("scanner %s: event handler failed on %r", self.source, event)
+                # The type only: a scan may be a patron card, whose number stays out of the log.
+                log.exception("scanner %s: event handler failed on %s", self.source, type(event).__name__)
 
         lost: ScannerUnavailable | None = None
         try:

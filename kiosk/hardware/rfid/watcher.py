@@ -421,7 +421,8 @@ class TagWatcher:
             try:
                 self._on_event(event)
             except Exception:
-                log.exception("event handler failed on %r", event)
+                # The type only: a stack holds patron cards, whose ids stay out of the log.
+                log.exception("event handler failed on %s", type(event).__name__)
 
     def _run(self) -> None:
         interval = self.settings.poll_interval

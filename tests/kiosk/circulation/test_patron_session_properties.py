@@ -291,8 +291,8 @@ KIOSK_NOTICES = (None, Message("gate.alarm"), Message("receipt.printer_unavailab
 
 def nothing_about_the_patron(state: SessionState) -> None:
     assert state.notice in KIOSK_NOTICES  # a notice about the kiosk, never about the patron
-    wiped = dataclasses.replace(state, pad=Pad(), card_on_pad=False, left_behind=(), tally=Tally(), seq=0,
-                                printer_ok=True, notice=None)
+    wiped = dataclasses.replace(state, pad=Pad(), card_on_pad=False, card_token="", left_behind=(), tally=Tally(),
+                                seq=0, printer_ok=True, notice=None)
     assert wiped == SessionState()
     text = repr(state)
     assert not any(p in text for p in PATRONS) and not any(p in text for p in PINS)
