@@ -24,6 +24,7 @@ Run: ``.venv/bin/python bench/ui.py [--trials N] [--sessions N]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import queue
@@ -58,6 +59,20 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def python_objects() -> str:
+    """What lives in the interpreter: objects the GC tracks, and Kivy's cache entries (textures,
+    images) — to tell a Python-level leak from the renderer's and the allocator's own growth."""
+    import gc
+
+    gc.collect()
+    cached = 0
+    with contextlib.suppress(ImportError):
+        from kivy.cache import Cache
+
+        cached = sum(len(entries) for entries in Cache._objects.values())
+    return f"{len(gc.get_objects())} {cached}"
 
 
 def say(line: str) -> None:
@@ -142,14 +157,14 @@ def child_kiosk(config_dir: str, sessions: int) -> int:
         fingers.until("ready", lambda: app.screen_name == "idle" and app.state.out_of_service is None
                       and any(r.component == "printer" and r.state == "ok" for r in app.state.staff.devices))
         settle(SETTLE_SECONDS)
-        say(f"RSS 0 {rss_mb():.1f}")
+        say(f"RSS 0 {rss_mb():.1f} {python_objects()}")
         for n in range(1, sessions + 1):
             books = (S.AVAILABLE_BOOKS[(2 * n) % len(S.AVAILABLE_BOOKS)],
                      S.AVAILABLE_BOOKS[(2 * n + 1) % len(S.AVAILABLE_BOOKS)])
             play_session(app, fingers, books)
             if n in RSS_POINTS:
                 settle(SETTLE_SECONDS)
-                say(f"RSS {n} {rss_mb():.1f}")
+                say(f"RSS {n} {rss_mb():.1f} {python_objects()}")
         return 0
     finally:
         app.stop()
@@ -309,17 +324,23 @@ def memory(kind: str, config: str, env: dict[str, str], sessions: int, world: An
 
     child = Child(["--child", kind, "--config", config, "--child-sessions", str(sessions)], env, serve)
     found: dict[int, float] = {}
+    objects: dict[int, tuple[int, int]] = {}
     try:
         for _at, line in child.lines():
             if line.startswith("RSS "):
-                _, n, mb = line.split()
+                _, n, mb, *more = line.split()
                 found[int(n)] = float(mb)
+                if more:
+                    objects[int(n)] = (int(more[0]), int(more[1]))
                 if kind == "kiosk" and int(n):
                     print(f"    ... {n} sessions: {float(mb):.1f} MB", flush=True)
     finally:
         code = child.close()
     if code != 0:
         raise RuntimeError(f"the {kind} child failed (exit {code})")
+    if objects:
+        print("  Python objects (gc) / Kivy cache entries: "
+              + ", ".join(f"{n}: {count} / {cached}" for n, (count, cached) in sorted(objects.items())))
     return found
 
 

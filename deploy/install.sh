@@ -11,7 +11,8 @@
 # pointing at the one in use (an upgrade builds the new release beside the old one, checks that it
 # starts, then switches the link and restarts the services: the old release stays for --rollback);
 # the config skeleton in /etc/kiosk (created once, never overwritten); the journal directory
-# /var/lib/kiosk; udev rules; the systemd units, enabled for the station's role.
+# /var/lib/kiosk; udev rules; the systemd units, enabled for the station's role, and the central
+# config pull's timer, enabled when the configuration names a [central_config] url.
 #
 # --root DIR installs into a staged root instead of this machine (tests, image builds): a root with
 # its own python3 (debootstrap) gets its venv and Debian packages built inside it through chroot;
@@ -116,7 +117,8 @@ APT_PACKAGES=(
   libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri libgbm1 libdrm2 libmtdev1   # Kivy on KMS/DRM
   udev systemd ca-certificates
 )
-UNITS=(kiosk-ui.service kiosk-sync.service kiosk-returns.service)
+UNITS=(kiosk-ui.service kiosk-sync.service kiosk-returns.service kiosk-config-pull.service kiosk-config-pull.timer)
+PULL_TIMER=kiosk-config-pull.timer
 
 # ---------------------------------------------------------------------------------------------
 # Running things in the target
@@ -298,6 +300,11 @@ UNITS_CHANGED=no
 install_units() {
   local from=${1:-$SOURCE/systemd} unit
   for unit in "${UNITS[@]}"; do
+    if [ ! -f "$from/$unit" ]; then
+      # A release from before this unit existed (rollback): the installed copy stays.
+      note "$unit: not in $from, left as installed"
+      continue
+    fi
     if install_file "$from/$unit" "$UNIT_DIR/$unit" 0644; then UNITS_CHANGED=yes; fi
   done
   if [ "$UNITS_CHANGED" = yes ] && live_systemd; then systemctl daemon-reload; fi
@@ -341,6 +348,50 @@ enable_units() {
   fi
   note "enabled: ${enable[*]} ($ROLE station)"
   if [ "$before" != "$(enablement)" ]; then ENABLE_CHANGED=yes; fi
+}
+
+# [central_config] url as the current release's own loader reads the configuration (every layer, so
+# a drop-in from Ansible counts), on the target; status 1 when the configuration does not load.
+central_config_url() {
+  local script='import sys
+from kiosk.config import ConfigError, load_config
+try:
+    settings = load_config(sys.argv[1], environ={}).settings
+except ConfigError as error:
+    sys.exit("; ".join(error.problems[:2]))
+print(settings.central_config.url)'
+  if root_is_system; then
+    on_target "$OPT/current/bin/python" -c "$script" "$ETC"
+  else
+    "$(T "$OPT/current/bin/python")" -c "$script" "$(T "$ETC")"
+  fi
+}
+
+# The pull's timer is on exactly when there is something to pull; a configuration that does not load
+# says nothing either way, so the timer stays as it was.
+PULL_TIMER_CHANGED=no
+enable_pull_timer() {
+  local url before
+  before=$(pull_timer_state)
+  if ! url=$(central_config_url 2>/dev/null); then
+    note "warning: $PULL_TIMER left $before: the configuration does not load:"
+    note "  $(central_config_url 2>&1 >/dev/null || true)"
+    return 0
+  fi
+  if [ -n "$url" ]; then
+    systemctl_target enable --quiet "$PULL_TIMER"
+    if live_systemd; then systemctl start "$PULL_TIMER"; fi
+    note "enabled: $PULL_TIMER (central config from $url)"
+  else
+    systemctl_target disable --quiet "$PULL_TIMER" 2>/dev/null || true
+    if live_systemd; then systemctl stop "$PULL_TIMER" || true; fi
+    note "not enabled: $PULL_TIMER (no [central_config] url)"
+  fi
+  if [ "$before" != "$(pull_timer_state)" ]; then PULL_TIMER_CHANGED=yes; fi
+}
+
+pull_timer_state() {
+  if [ -L "$(T "/etc/systemd/system/timers.target.wants/$PULL_TIMER")" ]; then echo enabled; else echo disabled; fi
 }
 
 # A station that changed role: the other role's service stops, this role's start.
@@ -434,7 +485,7 @@ build_release() {
   fi
   # The units and udev rules this release was installed with: a rollback puts them back with it.
   mkdir -p "$(T "$rel/deploy/systemd")" "$(T "$rel/deploy/udev")"
-  install -m 0644 -o 0 -g 0 "$SOURCE"/systemd/*.service "$(T "$rel/deploy/systemd")/"
+  install -m 0644 -o 0 -g 0 "$SOURCE"/systemd/*.service "$SOURCE"/systemd/*.timer "$(T "$rel/deploy/systemd")/"
   install -m 0644 -o 0 -g 0 "$HERE/udev/70-kiosk.rules" "$(T "$rel/deploy/udev")/"
   {
     echo "wheel=$wheel_name"
@@ -589,6 +640,7 @@ do_install() {
   switch_to "$version"
   link_commands
   enable_units
+  enable_pull_timer
   prune_releases "$KEEP"
 
   if [ -z "$cur" ]; then
@@ -603,7 +655,8 @@ do_install() {
   elif [ "$built" = yes ]; then
     result=reinstalled
     restart_services "release $version rebuilt"
-  elif [ "$UNITS_CHANGED" = yes ] || [ "$ENABLE_CHANGED" = yes ] || [ "$CHANGED_FILES" -gt 0 ]; then
+  elif [ "$UNITS_CHANGED" = yes ] || [ "$ENABLE_CHANGED" = yes ] || [ "$PULL_TIMER_CHANGED" = yes ] \
+      || [ "$CHANGED_FILES" -gt 0 ]; then
     result=changed
     if [ "$ENABLE_CHANGED" = yes ]; then switch_role_services; fi
     if [ "$UNITS_CHANGED" = yes ]; then restart_services "units changed"; fi

@@ -158,15 +158,47 @@ class SimulatedTag:
         return b"\x01\x01"
 
 
+#: The ATR a PC/SC reader builds for a DESFire (EV1, EV2) card: ISO 14443-4, one historical byte
+#: 80 (pcsc-tools' smartcard_list.txt: "RFID - ISO 14443 Type A - NXP DESFire or DESFire EV1 or EV2").
+DESFIRE_ATR = bytes.fromhex("3B8180018080")
+
+
 @dataclass
 class SimulatedPatronCard:
-    """An ISO 14443-A patron card (MIFARE Classic 1K ATR): only its UID is of interest."""
+    """An ISO 14443 patron card: only its UID is of interest, answered to GET DATA (FF CA) as given.
+
+    ``atr`` is the one a real PC/SC reader builds for the card (as pcsc-tools lists them): a part 3
+    storage-card ATR for MIFARE Classic and Ultralight (SS 03 = ISO 14443 A part 3, NN = card
+    name), historical bytes for an ISO 14443-4 card (DESFire). The default is a MIFARE Classic 1K.
+    """
 
     uid: bytes = bytes.fromhex("04A1B2C3")
+    atr: bytes = field(default_factory=lambda: part3_atr(0x03, 0x0001))
 
-    @property
-    def atr(self) -> bytes:
-        return part3_atr(0x03, 0x0001)  # SS 03: ISO 14443 A part 3; NN 0001: MIFARE Classic 1K
+    @classmethod
+    def mifare_classic_1k(cls, uid: bytes = bytes.fromhex("04A1B2C3")) -> SimulatedPatronCard:
+        return cls(uid, part3_atr(0x03, 0x0001))
+
+    @classmethod
+    def mifare_classic_4k(cls, uid: bytes = bytes.fromhex("04A1B2C3")) -> SimulatedPatronCard:
+        return cls(uid, part3_atr(0x03, 0x0002))
+
+    @classmethod
+    def mifare_ultralight(cls, uid: bytes = bytes.fromhex("04A1B2C3D4E5F6")) -> SimulatedPatronCard:
+        return cls(uid, part3_atr(0x03, 0x0003))
+
+    @classmethod
+    def desfire(cls, uid: bytes = bytes.fromhex("04A1B2C3D4E5F6")) -> SimulatedPatronCard:
+        return cls(uid, DESFIRE_ATR)
+
+
+#: ``--patron-kind`` choices of the command line.
+PATRON_CARD_KINDS: dict[str, Callable[[bytes], SimulatedPatronCard]] = {
+    "mifare-1k": SimulatedPatronCard.mifare_classic_1k,
+    "mifare-4k": SimulatedPatronCard.mifare_classic_4k,
+    "ultralight": SimulatedPatronCard.mifare_ultralight,
+    "desfire": SimulatedPatronCard.desfire,
+}
 
 
 Card = SimulatedTag | SimulatedPatronCard
@@ -450,11 +482,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--block-size", type=int, default=4)
     parser.add_argument("--block-count", type=int, default=28)
     parser.add_argument("--dialect", choices=["transparent", "acs-direct"], default="transparent")
-    parser.add_argument("--patron", metavar="UID", help="present an ISO 14443 patron card instead")
+    parser.add_argument("--patron", metavar="UID",
+                        help="present an ISO 14443 patron card instead, UID as GET DATA (FF CA) gives it")
+    parser.add_argument("--patron-kind", choices=sorted(PATRON_CARD_KINDS), default="mifare-1k",
+                        help="which card --patron is: its ATR")
     args = parser.parse_args(argv)
     card: Card
     if args.patron:
-        card = SimulatedPatronCard(bytes.fromhex(args.patron))
+        card = PATRON_CARD_KINDS[args.patron_kind](bytes.fromhex(args.patron))
     else:
         card = SimulatedTag(bytes.fromhex(args.uid), args.block_size, args.block_count)
     sim = PcscTagSimulator(args.port, dialect=args.dialect)

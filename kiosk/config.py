@@ -232,6 +232,9 @@ class OfflineSettings:
     patron_pattern: str = setting(".+", check=_regex(), doc="a card accepted offline must match this fully")
     probe_min_seconds: float = setting(1.0, check=positive_number(), doc="first wait before asking the ILS again")
     probe_max_seconds: float = setting(60.0, check=positive_number(), doc="longest wait between probes")
+    idle_probe_seconds: float = setting(
+        30.0, check=non_negative_number(), doc="while online and idle, ask the ILS how it is this often (0: never)"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -458,7 +458,10 @@ class PatronSessionMachine:
             return state
         match event:
             case LoanAnswered() if row.state is RowState.ASKING and row.kind is RowKind.BORROW:
-                return _put(state, R.loan_answered(row, event.answer, state.pad))
+                answered = R.loan_answered(row, event.answer, state.pad)
+                if answered.confirmed and answered.renewed:  # the loans list shows the new due date
+                    state = replace(state, account=_with_due(state.account, answered.item_id, answered.due))
+                return _put(state, answered)
             case ReturnAnswered() if row.state is RowState.ASKING and row.kind is RowKind.RETURN:
                 return _put(state, R.return_answered(row, event.answer, state.pad, state.patron_id))
             case IlsFailed() if row.state is RowState.ASKING:
@@ -486,7 +489,8 @@ class PatronSessionMachine:
                 if answer.ok:
                     done = replace(renewal, state=RenewalState.RENEWED, ref="", title=answer.title or renewal.title,
                                    due=answer.due, message=Message.of("renew.done", due=answer.due))
-                    return replace(state, renewals=(*others, done), account=_with_due(state.account, done))
+                    return replace(state, renewals=(*others, done),
+                                   account=_with_due(state.account, done.item_id, done.due))
                 message = Message(answer.message_id) if answer.message_id else Message.of(
                     "renew.refused", ils=answer.messages)
                 refused = replace(renewal, state=RenewalState.REFUSED, ref="", message=message)
@@ -837,10 +841,11 @@ def _loan(account: PatronAccount | None, item_id: str) -> Loan | None:
     return next((loan for loan in account.loans if loan.item_id == item_id), None)
 
 
-def _with_due(account: PatronAccount | None, renewal: Renewal) -> PatronAccount | None:
-    if account is None or not renewal.due:
+def _with_due(account: PatronAccount | None, item_id: str, due: str) -> PatronAccount | None:
+    """The account after a renewal: the loan's new due date (the loans list shows it)."""
+    if account is None or not due:
         return account
-    loans = tuple(replace(loan, due=renewal.due) if loan.item_id == renewal.item_id else loan for loan in account.loans)
+    loans = tuple(replace(loan, due=due) if loan.item_id == item_id else loan for loan in account.loans)
     return replace(account, loans=loans)
 
 

@@ -57,6 +57,13 @@ MESSAGES: dict[str, str] = {
     "oos.staff": "This kiosk is out of service. Please use another kiosk or ask at the desk.",
     "oos.ils": "The library system cannot be reached. Please ask at the desk.",
     "oos.devices": "This kiosk cannot read items right now. Please ask at the desk.",
+    # the offline banner: what working offline means under this site's offline policy
+    "offline.banner.none": "The library system is offline.",
+    "offline.banner.checkin": "The library system is offline: returns are recorded and sent to it later. "
+                              "Borrowing is not possible right now.",
+    "offline.banner.checkin_and_checkout": "The library system is offline: loans and returns are recorded "
+                                           "and sent to it later.",
+    "offline.banner.returns": "The library system is offline: returns are recorded and sent to it later.",
 }
 """English for the message ids this module puts in states (the UI's catalogs translate them)."""
 
@@ -82,8 +89,9 @@ class KioskState:
     no patrons now (a message id such as ``"oos.staff"``, ``"oos.ils"``, ``"oos.devices"``), None
     while it is in service. ``languages``: the languages patrons may pick on the idle screen, the
     site's own first; the session's current one is ``session.language`` ("" = the site's).
-    ``pad`` / ``card_on_pad``: what lies on the pad now (patron cards' ids removed), kept here because
-    the session does not see the pad while staff mode is open.
+    ``offline_notice``: what the offline banner says (what the site's offline policy still allows),
+    None while online. ``pad`` / ``card_on_pad``: what lies on the pad now (patron cards' ids
+    removed), kept here because the session does not see the pad while staff mode is open.
     """
 
     session: SessionState = field(default_factory=SessionState)
@@ -93,6 +101,7 @@ class KioskState:
     languages: tuple[str, ...] = ("en",)
     pad: Pad = field(default_factory=Pad)
     card_on_pad: bool = False
+    offline_notice: Message | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +113,18 @@ class ReturnsStationState:
     online: bool = True
     out_of_service: Message | None = None
     languages: tuple[str, ...] = ("en",)
+    offline_notice: Message | None = None
 
     @property
     def accepting(self) -> bool:
         """The slot is open: the bin can take items and the station is in service."""
         return self.returns.accepting and self.out_of_service is None
+
+
+def offline_notice(online: bool, message_id: str) -> Message | None:
+    """The offline banner's words: they say what the site's offline policy lets the patron do, so the
+    banner never promises a loan the policy refuses."""
+    return None if online else Message(message_id)
 
 
 def out_of_service(staff: StaffState, online: bool, offline_mode: str, *,
@@ -256,7 +272,10 @@ class KioskStationMachine:
 
     def _judged(self, state: KioskState) -> KioskState:
         reason = out_of_service(state.staff, state.online, self.offline_mode)
-        return state if reason == state.out_of_service else replace(state, out_of_service=reason)
+        banner = offline_notice(state.online, f"offline.banner.{self.offline_mode}")
+        if (reason, banner) == (state.out_of_service, state.offline_notice):
+            return state
+        return replace(state, out_of_service=reason, offline_notice=banner)
 
 
 class ReturnsStationMachine:
@@ -320,4 +339,8 @@ class ReturnsStationMachine:
 
     def _judged(self, state: ReturnsStationState) -> ReturnsStationState:
         reason = out_of_service(state.staff, state.online, self.offline_mode, item_inputs_matter=False)
-        return state if reason == state.out_of_service else replace(state, out_of_service=reason)
+        banner = offline_notice(state.online, "offline.banner.none" if self.offline_mode == "none"
+                                else "offline.banner.returns")
+        if (reason, banner) == (state.out_of_service, state.offline_notice):
+            return state
+        return replace(state, out_of_service=reason, offline_notice=banner)

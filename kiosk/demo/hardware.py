@@ -196,7 +196,10 @@ class DemoHardware:
                      "username": S.LOGIN_USER, "password": S.LOGIN_PASSWORD, "timeout_seconds": 3.0},
             "journal": {"path": str(self.workdir / "journal.sqlite"), "lost_answer_wait_seconds": 0.0},
             "offline": {"probe_min_seconds": 0.5, "probe_max_seconds": 2.0},
-            "rfid": {"driver": "feig", "port": self.reader.path, "owner_library": DEMO_OWNER},
+            # 8N1, not the FEIG default 8E1: this kernel's pty takes even parity only once (after the
+            # first close tcsetattr refuses PARENB with EINVAL), so a reader the kiosk reopens after a
+            # missed reply would be gone for good. The simulation ignores parity; real adapters take 8E1.
+            "rfid": {"driver": "feig", "port": self.reader.path, "owner_library": DEMO_OWNER, "feig_parity": "N"},
             "scanner": {"driver": "serial", "device": str(self.workdir / "scanner"),
                         "baudrate": self.scanner.baudrate if self.scanner else 9600},
             "printer": {"connection": "serial", "device": self.printer.path, "status_interval_seconds": 1.0},

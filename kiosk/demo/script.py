@@ -4,7 +4,8 @@ The script does only what a patron does — put a card on the pad, type the PIN,
 them away, press "finish" and "print" — through the simulated devices and the events a touch screen
 would send; everything else (the ILS's answers, the security writes, the receipt) is the station's
 own doing, and the script judges by what the world shows: the rows the screen would render and the
-paper that came out of the printer. The headless demo and the soak test run it.
+paper that came out of the printer. For scripts that need a session but no screen; the headless
+demo (:mod:`kiosk.demo.tour`) touches the real screen instead.
 """
 
 from __future__ import annotations

@@ -30,13 +30,10 @@ def demo_settings(world: DemoHardware, *, base: Sequence[Layer] | None = None, d
 
     The simulated devices are threads of this process, sharing it with Kivy, whose software-rendered
     frames (no GPU: Mesa's llvmpipe) can hold the interpreter for a good part of a second on a busy
-    machine. So the printer gets 2 s for a status answer instead of 0.5, and the FEIG reader runs
-    8N1: a reader that missed a reply is reopened, and a pty takes even parity (8E1) only once — after
-    the first close this kernel's pty refuses PARENB (tcsetattr EINVAL), so the pad would be gone for
-    good. The simulation does not look at parity; a real USB-serial adapter keeps taking 8E1.
+    machine. So the printer gets 2 s for a status answer instead of 0.5 (the FEIG reader, which
+    reopens after a missed reply, runs 8N1 in every simulated world: see ``DemoHardware.overrides``).
     """
     extra = {
-        "rfid": {"feig_parity": "N"},
         "printer": {"status_timeout_seconds": 2.0},
         "station": {"languages": list(LANGUAGES)},
         "ui": {"fullscreen": False, "width": SCREEN[0] + PANEL_WIDTH, "height": SCREEN[1],

@@ -204,6 +204,21 @@ class SipGateway:
             return
         self._health.ok((self._clock() - start) * 1000 / self._pool.size)
 
+    def probe(self) -> IlsHealth:
+        """Ask the ILS how it is (99 SC Status) on one pooled session, and keep what that says.
+
+        An idle kiosk makes no exchange, so nothing else would notice an ILS that went away between
+        patrons. 99 changes nothing at the ILS, so a probe whose answer is lost is simply a failure."""
+        start = self._clock()
+        try:
+            with self._session() as client:
+                client.sc_status()
+        except SIP2Error as exc:
+            self._health.failed(exc)
+        else:
+            self._health.ok((self._clock() - start) * 1000)
+        return self._health.get()
+
     def close(self) -> None:
         self._pool.close()
 

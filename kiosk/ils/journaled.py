@@ -74,6 +74,9 @@ class JournaledGateway:
     back-off. The journal must be owned as ``owner`` before the first transaction (:meth:`open`
     takes it); if another live process holds it, online transactions are refused as unreachable.
 
+    ``idle_probe_seconds``: while online, :meth:`heartbeat` asks the ILS (99) this often, so one
+    that went away between patrons is noticed (0: never).
+
     ``lost_answer_wait`` is how long :meth:`open` waits, once, before asking the ILS about rows a
     crash left in flight: a request the dead process sent may still be on its way or being worked
     on, and asking before it lands would find it "not applied" and then see it applied. ``sleep``
@@ -93,6 +96,8 @@ class JournaledGateway:
         lost_answer_wait: float = 0.0,
         sleep: Callable[[float], None] = time.sleep,
         closes_journal: bool = False,
+        idle_probe_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if lost_answer_wait < 0:
             raise ValueError("lost_answer_wait must be >= 0")
@@ -115,6 +120,9 @@ class JournaledGateway:
         self._orphans: set[int] = set()
         self._orphans_lock = threading.Lock()  # worker threads add lost answers; the watch settles them
         self._closes_journal = closes_journal
+        self._idle_probe_seconds = idle_probe_seconds
+        self._clock = clock
+        self._last_probe = clock()
 
     @classmethod
     def from_settings(
@@ -135,7 +143,7 @@ class JournaledGateway:
                                     clock=clock)
         return cls(connection.pool(settings), journal, offline, now=now, reachability=reachability,
                    lost_answer_wait=settings.journal.lost_answer_wait_seconds, sleep=sleep,
-                   closes_journal=True)
+                   closes_journal=True, idle_probe_seconds=offline.idle_probe_seconds, clock=clock)
 
     @property
     def journal(self) -> Journal:
@@ -234,6 +242,9 @@ class JournaledGateway:
         if self.reachability.online:
             if self._orphans:
                 self.settle_in_flight()
+            elif self._idle_probe_due():
+                health = self._online.probe()
+                self._report(health.connected, health.last_error)
             return self.reachability.online
         if not self.reachability.should_try():
             return False
@@ -243,6 +254,17 @@ class JournaledGateway:
         if health.connected:
             self.settle_in_flight()
         return health.connected
+
+    def _idle_probe_due(self) -> bool:
+        """Online, an ILS that went away is only noticed by the next exchange: ask it now and then
+        (``idle_probe_seconds``; 0 = never), so the kiosk shows it before a patron finds out."""
+        if not self._idle_probe_seconds:
+            return False
+        now = self._clock()
+        if now - self._last_probe < self._idle_probe_seconds:
+            return False
+        self._last_probe = now
+        return True
 
     # -- reachability -----------------------------------------------------------------------------
 

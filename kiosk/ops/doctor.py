@@ -437,7 +437,7 @@ def check_printer(ctx: Context) -> list[Result]:
         PrinterState.PAPER_OUT: "load a new paper roll",
         PrinterState.COVER_OPEN: "close the printer cover",
         PrinterState.ABSENT: "switched on and plugged in? printer.device / host right? kiosk user in group "
-                             "dialout/lp?",
+                             "dialout (serial) or plugdev (USB, /dev/usb/lp*; deploy/udev/70-kiosk.rules)?",
         PrinterState.UNKNOWN: "the printer did not answer its status query: check printer.baudrate and the cable",
     }
     return [Result("printer", Status.FAIL, words, hints.get(status.state, "see the printer's own status light"))]

@@ -34,7 +34,8 @@ def pad_from_stack(stack: Stack) -> Pad:
 
     A tag counts as an item only when decoded with an item id; blank, foreign or failed tags are
     ``unreadable`` (the patron is asked to use the scanner). Set information is kept only for real
-    sets (more than one part), as the watcher groups them.
+    sets (more than one part), as the watcher groups them. A patron card's id is its ISO 28560
+    item id (type of usage 8), or for an ISO 14443 card the ``patron_id`` its UID was written as.
     """
     items: list[PadItem] = []
     unreadable: list[bytes] = []
@@ -54,13 +55,15 @@ def pad_from_stack(stack: Stack) -> Pad:
                 part_number=getattr(tag, "part_number", None) if is_set else None,
             )
         )
-    cards = tuple(
-        card.tag.item_id for card in stack.patron_cards if getattr(card.tag, "item_id", None)
-    )
+    cards = tuple(card_id for card in stack.patron_cards if (card_id := _patron_id(card.tag)))
     incomplete = tuple(IncompleteSet(s.item_id, s.parts_in_set, s.missing) for s in stack.incomplete_sets)
     return Pad(
         items=tuple(items), patron_cards=cards, unreadable=tuple(unreadable), incomplete_sets=incomplete
     )
+
+
+def _patron_id(tag: object) -> str | None:
+    return getattr(tag, "patron_id", None) or getattr(tag, "item_id", None)
 
 
 def event_for_watcher(event: WatcherEvent) -> Event | None:

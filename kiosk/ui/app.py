@@ -302,7 +302,7 @@ class KioskApp(App):
                                    or (offline and notice.id == "patron.offline")):
             notice = None  # the screen shows it itself, or the banner says the same
         if offline:
-            self.banner.update(ui.tr)
+            self.banner.update(ui.tr, state.offline_notice)
         if notice is not None:
             self.notice.update(ui.tr.message(notice))
         wanted = [*([self.banner] if offline else []), *([self.notice] if notice is not None else []), self.manager]

@@ -16,6 +16,7 @@ from kivy.metrics import dp
 from kivy.uix.anchorlayout import AnchorLayout
 from kivy.uix.boxlayout import BoxLayout
 
+from kiosk.circulation.rows import Message
 from kiosk.ui.context import Translator
 from kiosk.ui.theme import Theme
 from kiosk.ui.widgets import Action, Look, Panel, Text, fit_height
@@ -40,8 +41,9 @@ class OfflineBanner(Bar):
     def __init__(self, look: Look) -> None:
         super().__init__(look, fill="banner", tone="on_banner")
 
-    def update(self, tr: Translator) -> None:
-        self.words.text = tr.text("The library system is offline: loans and returns are recorded and sent later")
+    def update(self, tr: Translator, notice: Message | None) -> None:
+        """``notice``: the station's words for what its offline policy allows."""
+        self.words.text = tr.message(notice) if notice is not None else tr.text("The library system is offline.")
 
 
 class NoticeBar(Bar):

@@ -27,6 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 INSTALL_SH = REPO / "deploy" / "install.sh"
 UNIT_DIR = REPO / "systemd"
 UNITS = sorted(p.name for p in UNIT_DIR.glob("*.service"))
+TIMERS = sorted(p.name for p in UNIT_DIR.glob("*.timer"))
+UNIT_FILES = UNITS + TIMERS  # everything install.sh puts into /usr/local/lib/systemd/system
 
 _SOURCES = ("pyproject.toml", "README.md", "kiosk", "sip2", "hardware_mocks")
 _RESULT = re.compile(r"^kiosk-install: result=(\S+) current=(\S*) previous=(\S*)$", re.M)

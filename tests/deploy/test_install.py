@@ -1,6 +1,7 @@
 """deploy/install.sh, run for real into a throwaway root: first install, a second run, an upgrade,
-two rollbacks, a role change; then the tree, modes, owners, units and the installed kiosk command
-are checked.
+two rollbacks (the first to a release from before the central config pull's units), a role change,
+and a [central_config] url set, broken and removed (the pull's timer follows it); then the tree,
+modes, owners, units and the installed kiosk command are checked.
 
 The root is bare (no python3 of its own), so install.sh builds each release's venv with this
 machine's python3 at <root>/opt/kiosk/releases/<version>; pip resolves the dependencies (with the
@@ -22,13 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from deploy_support import INSTALL_SH, LOCK, REPO, UNIT_DIR, UNITS, Run, Wheels, run_install, seed_root
+from deploy_support import INSTALL_SH, LOCK, REPO, UNIT_DIR, UNIT_FILES, Run, Wheels, run_install, seed_root
 
-CONFIG_EDIT = '\n[site]\nname = "Stadtbibliothek am See"\n'
+# Appended to kiosk.toml, whose last table is [station]: IT's edit, and still a configuration that
+# loads (install.sh reads it with the kiosk's own loader to decide on the pull's timer).
+CONFIG_EDIT = '\n# Edited by IT: a self-check station\nkind = "self-check"\n'
 SECRETS = '[sip2]\npassword = "p4ss"\n'
 LOCAL_DROPIN = '[site]\nbranch = "See"\n'
 JOURNAL_BYTES = b"SQLite format 3\x00 pretend journal with unsent transactions"
 NEWER_UNIT_LINE = "# as shipped with the next release\n"
+PULL_UNITS = ("kiosk-config-pull.service", "kiosk-config-pull.timer")
+PULL_TIMER_LINK = "/etc/systemd/system/timers.target.wants/kiosk-config-pull.timer"
+CENTRAL_URL = "https://config.library.example/kiosk/see.toml"
+CENTRAL_DROPIN = f'[central_config]\nurl = "{CENTRAL_URL}"\ndigest = "{"ab" * 32}"\n'
 
 
 @dataclass
@@ -41,6 +48,11 @@ class Story:
     versions: dict[str, str] = field(default_factory=dict)  # step -> `kiosk --version` after it
     sync_units: dict[str, bytes] = field(default_factory=dict)  # step -> installed kiosk-sync.service
     snapshots: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    timer_links: dict[str, str | None] = field(default_factory=dict)  # step -> the pull timer's link after it
+
+    def timer_link(self) -> str | None:
+        link = self.path(PULL_TIMER_LINK)
+        return os.readlink(link) if link.is_symlink() else None
 
     def path(self, inside: str) -> Path:
         return self.root / inside.lstrip("/")
@@ -94,10 +106,28 @@ def story(wheels: Wheels, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     newer = newer_bundle(tmp_path_factory.mktemp("bundle"))
     s.step("upgrade", "--wheel", wheels.new, "--wheelhouse", wheels.wheelhouse, script=newer)
     s.snapshots["upgrade"] = s.kept_files()
+    # The release rolled back to predates the pull's units: the installed ones must stay.
+    for name in PULL_UNITS:
+        s.path(f"/opt/kiosk/releases/{wheels.old_version}/deploy/systemd/{name}").unlink()
     s.step("rollback", "--rollback")
+    s.timer_links["rollback"] = s.timer_link()
     s.step("rollforward", "--rollback")
     s.step("returns", "--wheel", wheels.new, "--role", "returns")
     s.step("kiosk", "--wheel", wheels.new, "--role", "kiosk")
+    s.timer_links["kiosk"] = s.timer_link()
+    # Ansible's branch drop-in names a config server: the pull's timer goes on...
+    central = s.path("/etc/kiosk/kiosk.d/20-central-source.toml")
+    central.write_text(CENTRAL_DROPIN)
+    s.step("central", "--wheel", wheels.new)
+    s.timer_links["central"] = s.timer_link()
+    # ...stays on while a typo keeps the configuration from loading (nobody can tell)...
+    central.write_text(CENTRAL_DROPIN.replace("digest =", "digset ="))
+    s.step("central-broken", "--wheel", wheels.new)
+    s.timer_links["central-broken"] = s.timer_link()
+    # ...and goes off with the url.
+    central.unlink()
+    s.step("central-off", "--wheel", wheels.new)
+    s.timer_links["central-off"] = s.timer_link()
     yield s
     shutil.rmtree(s.root)  # two venvs, ~400 MB: not worth keeping among pytest's last runs
 
@@ -202,7 +232,7 @@ def test_directories_modes_and_owners(story: Story) -> None:
 
 
 def test_units_installed_as_shipped(story: Story) -> None:
-    for name in UNITS:
+    for name in UNIT_FILES:
         installed = story.path(f"/usr/local/lib/systemd/system/{name}")
         assert installed.read_bytes() == (UNIT_DIR / name).read_bytes(), name
         assert _mode(installed) == 0o644
@@ -235,11 +265,40 @@ def test_installed_units_pass_systemd_verify_inside_the_root(story: Story, tmp_p
     target = story.path("/usr/lib/systemd/system")
     if not target.exists():
         shutil.copytree(system_units, target, symlinks=True)
-    units = [f"/usr/local/lib/systemd/system/{name}" for name in UNITS]
+    units = [f"/usr/local/lib/systemd/system/{name}" for name in UNIT_FILES]
     done = subprocess.run(
         [analyzer, "verify", f"--root={story.root}", *units], capture_output=True, text=True, timeout=60
     )
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
+
+
+def test_the_pull_timer_is_on_exactly_while_a_central_config_url_is_set(story: Story) -> None:
+    installed = "/usr/local/lib/systemd/system/kiosk-config-pull.timer"
+    assert story.timer_links == {
+        "rollback": None, "kiosk": None, "central": installed, "central-broken": installed, "central-off": None
+    }
+    assert "not enabled: kiosk-config-pull.timer (no [central_config] url)" in story.runs["install"].stdout
+    assert story.runs["central"].result[0] == "changed"
+    assert f"enabled: kiosk-config-pull.timer (central config from {CENTRAL_URL})" in story.runs["central"].stdout
+    assert story.runs["central-off"].result[0] == "changed"
+
+
+def test_a_configuration_that_does_not_load_leaves_the_timer_alone(story: Story) -> None:
+    run = story.runs["central-broken"]
+    assert run.result[0] == "unchanged"
+    assert "warning: kiosk-config-pull.timer left enabled: the configuration does not load:" in run.stdout
+    assert "central_config.digset: unknown key" in run.stdout
+
+
+def test_a_rollback_to_a_release_without_the_pull_units_keeps_them(story: Story) -> None:
+    out = story.runs["rollback"].stdout
+    for name in PULL_UNITS:
+        assert f"{name}: not in " in out
+        installed = story.path(f"/usr/local/lib/systemd/system/{name}")
+        assert installed.read_bytes() == (UNIT_DIR / name).read_bytes()
+    # the release built from this tree keeps them, for its own rollback
+    kept = story.path(f"/opt/kiosk/releases/{story.wheels.new_version}/deploy/systemd")
+    assert sorted(p.name for p in kept.iterdir()) == sorted(UNIT_FILES)
 
 
 def test_second_run_changes_nothing(story: Story) -> None:

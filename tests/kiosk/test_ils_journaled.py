@@ -367,3 +367,40 @@ def test_a_negative_lost_answer_wait_is_refused(sim: IlsSimulator, journal: Jour
     config = ClientConfig(host=sim.host, port=sim.port)
     with pytest.raises(ValueError, match="lost_answer_wait"):
         JournaledGateway(SIP2Pool(config, size=1), journal, OfflineSettings(), lost_answer_wait=-1.0)
+
+
+def test_an_idle_kiosk_notices_the_ils_went_away_by_its_idle_probe_and_its_return(
+    sim: IlsSimulator, journal: Journal, clock: Clock
+) -> None:
+    host, port = sim.host, sim.port
+    config = ClientConfig(host=host, port=port, username=S.LOGIN_USER, password=S.LOGIN_PASSWORD,
+                          institution_id=S.INSTITUTION, timeout=2.0, connect_timeout=1.0, heartbeat_interval=3600)
+    gw = JournaledGateway(SIP2Pool(config, size=1), journal, OfflineSettings(), now=lambda: NOW,
+                          reachability=Reachability(probe_min=1.0, probe_max=8.0, clock=clock),
+                          idle_probe_seconds=30.0, clock=clock)
+    gw.open()
+    try:
+        before = len(sim.library.ledger())
+        sim.stop()
+        clock.t = 10.0
+        assert gw.heartbeat() and gw.reachability.online  # not due yet: nothing asked, nothing known
+        clock.t = 31.0
+        assert not gw.heartbeat()  # the 99 found nobody: offline, before any patron came
+        assert not gw.reachability.online and not gw.health().connected
+        sim.start()
+        clock.t = 40.0  # past the offline back-off: the usual probe finds it back
+        assert gw.heartbeat() and gw.reachability.online and gw.health().connected
+        assert len(sim.library.ledger()) == before  # a probe changes nothing at the ILS
+    finally:
+        gw.close()
+
+
+def test_no_idle_probe_when_it_is_switched_off(sim: IlsSimulator, journal: Journal, clock: Clock) -> None:
+    gw = make(sim, journal, clock)  # idle_probe_seconds defaults to 0 for a hand-built gateway
+    gw.open()
+    try:
+        sim.stop()
+        clock.t = 3600.0
+        assert gw.heartbeat() and gw.reachability.online
+    finally:
+        gw.close()

@@ -18,7 +18,7 @@ from kivy.uix.widget import Widget
 from kiosk.circulation.events import Event
 from kiosk.circulation.rows import Message, Param
 from kiosk.circulation.session import SessionState
-from kiosk.circulation.station import KioskState
+from kiosk.circulation.station import KioskState, offline_notice
 from kiosk.ui.app import KioskApp
 from kiosk.ui.context import EnglishTranslator, Translator
 from kiosk.ui.settings import UiSettings
@@ -128,7 +128,9 @@ def session(**fields: Any) -> SessionState:
 
 
 def kiosk_state(online: bool = True, out_of_service: Message | None = None, **fields: Any) -> KioskState:
-    return KioskState(session=session(**fields), online=online, out_of_service=out_of_service, languages=LANGUAGES)
+    """A kiosk state as the station makes it (offline under the default policy, "checkin")."""
+    return KioskState(session=session(**fields), online=online, out_of_service=out_of_service, languages=LANGUAGES,
+                      offline_notice=offline_notice(online, "offline.banner.checkin"))
 
 
 def labels(root: Widget) -> list[Label]:

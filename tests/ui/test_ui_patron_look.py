@@ -20,7 +20,7 @@ from kiosk.ui.theme import HIGH_CONTRAST, LARGE_TEXT_SCALE, MIN_TOUCH_DP, STANDA
 from kiosk.ui.widgets import Rows
 
 ACCOUNT = PatronAccount("23456000042", known=True, pin_ok=True, name="Erika Mustermann")
-OFFLINE_WORDS = "The library system is offline: loans and returns are recorded and sent later"
+OFFLINE_WORDS = "The library system is offline: returns are recorded and sent to it later."
 
 
 @pytest.fixture

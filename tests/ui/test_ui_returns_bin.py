@@ -28,7 +28,7 @@ from kiosk.circulation.events import (
 from kiosk.circulation.model import ReturnAnswer
 from kiosk.circulation.returns import ReturnsBinMachine
 from kiosk.circulation.staff import Screen, StaffMachine
-from kiosk.circulation.station import BIN_ACTIONS, ReturnsStationMachine, ReturnsStationState
+from kiosk.circulation.station import BIN_ACTIONS, ReturnsStationMachine, ReturnsStationState, offline_notice
 from kiosk.config import ReturnsSettings
 from kiosk.ui import navigation as nav
 from kiosk.ui.screens.returns_bin import ReturnsBinScreen
@@ -107,6 +107,8 @@ class ReturnsStation:
 def shown(stage, station: ReturnsStation, **kwargs):
     ui, sent = context()
     screen = ReturnsBinScreen()
+    if kwargs.get("online") is False:  # as the station says it under the default policy
+        kwargs.setdefault("offline_notice", offline_notice(False, "offline.banner.returns"))
     screen.render(replace(station.state, **kwargs), ui)
     stage.show(screen)
     return screen, ui, sent
@@ -130,7 +132,7 @@ def test_open_slot_with_a_tile_per_bin_and_only_the_staff_button(stage):
     words = screen_text(screen)
     assert OPEN_SIGN in words
     assert set(tiles(screen)) == {"holds", "transit", "reshelve", "exceptions"}
-    assert "1 items" in screen_text(tiles(screen)["reshelve"])
+    assert "Items: 1" in screen_text(tiles(screen)["reshelve"])
     assert "FULL" not in words and "For staff: 0" in words
     assert "Items on their way to a bin: 0" in words and "Sorted since start: 1" in words
     assert [b.event for b in buttons(screen)] == [Pressed("staff")]  # a passer-by can clear nothing
@@ -146,7 +148,7 @@ def test_full_bins_are_shown_full_with_why_and_no_button_to_empty_them(stage):
     assert "Bin full — returns closed (reshelve, holds)" in screen_text(screen)
     full = tiles(screen)
     assert "FULL" in screen_text(full["reshelve"]) and "capacity reached" in screen_text(full["reshelve"])
-    assert "2 items" in screen_text(full["reshelve"])
+    assert "Items: 2" in screen_text(full["reshelve"])
     assert "FULL" in screen_text(full["holds"]) and "its sensor says full" in screen_text(full["holds"])
     assert "FULL" not in screen_text(full["transit"])
     assert bin_actions(screen) == []
@@ -161,7 +163,7 @@ def test_exceptions_are_counted_for_staff_but_not_listed_and_offline_is_said(sta
     words = screen_text(screen)
     assert "For staff: 2" in words
     assert "Secret Diary" not in words and "No tag could be read" not in words  # staff's list, not the public's
-    assert "The library system is offline: loans and returns are recorded and sent later" in words
+    assert "The library system is offline: returns are recorded and sent to it later." in words
     assert bin_actions(screen) == []
     stage.screenshot("returns_bin_exceptions_offline")
 
@@ -189,7 +191,8 @@ def test_render_is_idempotent(stage, online):
     station = ReturnsStation()
     screen, ui, _ = shown(stage, station, online=online)
     first = screen.children[0]
-    screen.render(replace(station.state, online=online), ui)
+    notice = None if online else offline_notice(False, "offline.banner.returns")
+    screen.render(replace(station.state, online=online, offline_notice=notice), ui)
     assert screen.children == [first]
 
 
@@ -238,7 +241,7 @@ def test_staff_log_in_empty_a_full_bin_clear_the_exceptions_and_log_out(kiosk):
     assert "Bin full — returns closed (reshelve)" in words
     assert "For staff: 1" in words and "No tag could be read" in words and "An item without a readable tag" in words
     assert set(tiles(menu)) == {"holds", "transit", "reshelve", "exceptions"}
-    assert "FULL" in screen_text(tiles(menu)["reshelve"]) and "2 items" in screen_text(tiles(menu)["reshelve"])
+    assert "FULL" in screen_text(tiles(menu)["reshelve"]) and "Items: 2" in screen_text(tiles(menu)["reshelve"])
     for event in [*MENU_ENTRIES, Pressed("out_of_service"), Pressed("logout")]:
         assert button_for(menu, event).get_root_window() is not None  # the usual menu, beside the bins
     kiosk.screenshot("staff_returns_menu")
@@ -246,7 +249,7 @@ def test_staff_log_in_empty_a_full_bin_clear_the_exceptions_and_log_out(kiosk):
     assert tap(kiosk, button_for(menu, Pressed("bin_emptied", "reshelve"))) == [Pressed("bin_emptied", "reshelve")]
     assert station.state.returns.count("reshelve") == 0 and station.state.accepting
     assert kiosk.app.screen_name == "staff_menu"
-    assert OPEN_SIGN in screen_text(kiosk.screen) and "0 items" in screen_text(tiles(kiosk.screen)["reshelve"])
+    assert OPEN_SIGN in screen_text(kiosk.screen) and "Items: 0" in screen_text(tiles(kiosk.screen)["reshelve"])
 
     assert tap(kiosk, button_for(kiosk.screen, Pressed("exceptions_cleared"))) == [Pressed("exceptions_cleared")]
     assert station.state.returns.exceptions == ()

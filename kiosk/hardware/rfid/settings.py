@@ -1,12 +1,13 @@
-"""[rfid]: which reader the pad is, how to reach it, which tag data model staff write, and what the
-security gates read.
+"""[rfid]: which reader the pad is, how to reach it, which tag data model staff write, what the
+security gates read, and whose card an ISO 14443 card on the pad is.
 
 A schema section in the style of :mod:`kiosk.config` (frozen dataclass of ``setting(...)`` fields),
 declared next to the drivers so a key's meaning and the code that uses it stay together. The
 readers' own parameters are the drivers' (:class:`~kiosk.hardware.rfid.readers.feig.FeigReader`,
 :class:`~kiosk.hardware.rfid.readers.m3_810.M3810Reader`,
 :class:`~kiosk.hardware.rfid.readers.pcsc.PcscReader`); the security values are a
-:class:`~kiosk.hardware.rfid.security.SecurityScheme`; the watcher's timings a
+:class:`~kiosk.hardware.rfid.security.SecurityScheme`; the watcher's timings and its
+:class:`~kiosk.hardware.rfid.patron_card_uid.PatronCardIds` a
 :class:`~kiosk.hardware.rfid.watcher.WatcherSettings`. :func:`check_rfid` holds the checks between
 keys for ``kiosk.config.CROSS_CHECKS``; the ``*_from`` functions turn the section into those objects.
 """
@@ -17,8 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kiosk.config_schema import Check, boolean, integer, one_of, positive_number, setting, text
+from kiosk.config_schema import Check, boolean, integer, one_of, positive_number, setting, sip2_text, text
 from kiosk.hardware.rfid.models import TagEncodeError, iso28560_2, iso28560_3
+from kiosk.hardware.rfid.patron_card_uid import UID_FORMATS, PatronCardIds, UidFormat
 from kiosk.hardware.rfid.security import SecurityScheme
 from kiosk.hardware.rfid.watcher import WatcherSettings
 
@@ -61,6 +63,14 @@ class RfidSettings:
     pcsc_transport: str = setting(
         "transparent", check=one_of(*PCSC_TRANSPORTS), doc="how ISO 15693 frames reach a PC/SC reader's tag"
     )
+    patron_card_uid: str = setting(
+        "none", check=one_of(*UID_FORMATS),
+        doc="ISO 14443 cards (MIFARE, DESFire) on a PC/SC pad are patron cards numbered by their UID, "
+            "written this way; none: they are unreadable",
+    )
+    patron_card_prefix: str = setting(
+        "", check=sip2_text(), doc="text put before that number (the card system's prefix)"
+    )
     model: str = setting(iso28560_3.MODEL, check=one_of(*WRITABLE_MODELS), doc="data model staff write to tags")
     owner_library: str = setting("", check=text(), doc="owner ISIL written to tags; empty: none")
     use_afi: bool = setting(True, check=boolean(), doc="the gates read AFI")
@@ -85,7 +95,12 @@ def scheme_from(rfid: RfidSettings) -> SecurityScheme:
 def watcher_settings_from(rfid: RfidSettings) -> WatcherSettings:
     return WatcherSettings(poll_interval=rfid.poll_seconds, depart_polls=rfid.depart_polls,
                            depart_after=rfid.depart_seconds, settle_time=rfid.settle_seconds,
-                           read_attempts=rfid.read_attempts, reopen_interval=rfid.reopen_seconds)
+                           read_attempts=rfid.read_attempts, reopen_interval=rfid.reopen_seconds,
+                           patron_cards=patron_cards_from(rfid))
+
+
+def patron_cards_from(rfid: RfidSettings) -> PatronCardIds:
+    return PatronCardIds(UidFormat(rfid.patron_card_uid), rfid.patron_card_prefix)
 
 
 def reader_from(rfid: RfidSettings) -> TagReader | None:

@@ -6,7 +6,9 @@ Two layers, so the decisions are testable with a fake clock and no threads:
   debounces departures (stacked tags drop out of single inventory rounds all the time: detuning,
   collisions), remembers each tag's decoded data by UID so a tag is read once, groups multi-part sets,
   and declares the stack *stable* only after it stopped changing for the settle time and every tag on
-  it was read — the moment the kiosk may act on it.
+  it was read — the moment the kiosk may act on it. An ISO 14443 card (a PC/SC pad reports its kind)
+  holds no library data and is never read: its UID names a patron card, as the site's settings
+  say (:mod:`.patron_card_uid`), or it is unreadable at once.
 * :class:`TagWatcher` is the imperative shell: a thread that polls a :class:`TagReader`, reads new tags,
   feeds the tracker, delivers its events, and reopens a lost reader without a restart.
 """
@@ -22,12 +24,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kiosk.hardware.rfid.patron_card_uid import ISO14443_TAG_TYPES, CardUidError, PatronCardIds
 from kiosk.hardware.rfid.readers.base import ReaderError, ReaderUnavailable, TagInfo, TagReader
 
 if TYPE_CHECKING:
     from kiosk.hardware.rfid.models import TagData, UnreadableTag
+    from kiosk.hardware.rfid.patron_card_uid import UidPatronCard
 
-    Decoded = TagData | UnreadableTag
+    Decoded = TagData | UnreadableTag | UidPatronCard
 else:
     Decoded = Any
 
@@ -38,7 +42,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class WatcherSettings:
-    """Timing of the watcher. A departure needs *both* enough missed polls and enough time."""
+    """Timing of the watcher, and what an ISO 14443 card on the pad is (``patron_cards``).
+    A departure needs *both* enough missed polls and enough time."""
 
     poll_interval: float = 0.05
     depart_polls: int = 3
@@ -47,6 +52,7 @@ class WatcherSettings:
     read_attempts: int = 3
     reopen_interval: float = 1.0
     cache_size: int = 4096
+    patron_cards: PatronCardIds = field(default_factory=PatronCardIds)
 
 
 # -- what is on the pad -----------------------------------------------------------------------------
@@ -208,6 +214,11 @@ class _Presence:
     dsfid: int | None
     last_seen: float
     misses: int = 0
+    tag_type: str = "iso15693"
+
+    @property
+    def iso14443(self) -> bool:
+        return self.tag_type in ISO14443_TAG_TYPES
 
 
 @dataclass(slots=True)
@@ -241,7 +252,7 @@ class StackTracker:
         for uid, info in seen.items():
             presence = self._present.get(uid)
             if presence is None:
-                self._present[uid] = _Presence(info.dsfid, now)
+                self._present[uid] = _Presence(info.dsfid, now, tag_type=info.tag_type)
                 events.append(TagArrived(uid, info.dsfid, now))
                 changed = True
             else:
@@ -257,6 +268,7 @@ class StackTracker:
                 self._rereading.pop(uid, None)
                 events.append(TagDeparted(uid, now))
                 changed = True
+        events += self._identify_cards(now)
         if changed:
             self._last_change = now
             self._stable_sent = False
@@ -265,12 +277,36 @@ class StackTracker:
         return events
 
     def read_succeeded(self, now: float, uid: bytes, tag: Decoded) -> list[WatcherEvent]:
+        return [*self._record(now, uid, tag), *self.tick(now)]
+
+    def _record(self, now: float, uid: bytes, tag: Decoded) -> list[WatcherEvent]:
         self._cache[uid] = tag
         self._cache.move_to_end(uid)
         while len(self._cache) > self.settings.cache_size:
             self._cache.popitem(last=False)
         self._failures.pop(uid, None)
-        return [TagRead(uid, tag, now), *self._reread(now, uid, tag), *self.tick(now)]
+        return [TagRead(uid, tag, now), *self._reread(now, uid, tag)]
+
+    def _identify_cards(self, now: float) -> list[WatcherEvent]:
+        """ISO 14443 cards on the pad not yet named: named from their UID, or unreadable at once.
+
+        Nothing is read from such a card (it holds no library data), so this happens in the poll
+        that saw it: the stack reported changed already lists it as a patron card. The error text
+        never holds the UID, which may be a patron's card number.
+        """
+        events: list[WatcherEvent] = []
+        for uid, presence in self._present.items():
+            if not presence.iso14443 or uid in self._cache or uid in self._failures:
+                continue
+            try:
+                card = self.settings.patron_cards.card(uid, presence.tag_type)
+            except CardUidError as exc:
+                error = f"{presence.tag_type} card, not a library tag: {exc}"
+                self._failures[uid] = _Failure(self.settings.read_attempts, error)
+                events += [TagReadFailed(uid, error, True, now), *self._reread(now, uid, None)]
+                continue
+            events += self._record(now, uid, card)
+        return events
 
     def read_failed(self, now: float, uid: bytes, error: str) -> list[WatcherEvent]:
         failure = self._failures.setdefault(uid, _Failure())
@@ -309,7 +345,11 @@ class StackTracker:
     def forget(self, uid: bytes) -> None:
         """Drop a cached decode (after the kiosk rewrote the tag's data). A tag still on the pad is
         read again with fresh attempts, and if it now holds something else the stack is reported
-        changed and, after the settle time, stable again: the pad shows what the tag holds now."""
+        changed and, after the settle time, stable again: the pad shows what the tag holds now.
+        An ISO 14443 card on the pad is kept: it is named by its UID, which no write changes."""
+        presence = self._present.get(uid)
+        if presence is not None and presence.iso14443:
+            return
         old = self._cache.pop(uid, None)
         self._failures.pop(uid, None)
         if uid in self._present:
@@ -341,7 +381,9 @@ class StackTracker:
         return [
             (uid, p.dsfid)
             for uid, p in self._present.items()
-            if uid not in self._cache and (uid not in self._failures or self._failures[uid].attempts < limit)
+            if not p.iso14443
+            and uid not in self._cache
+            and (uid not in self._failures or self._failures[uid].attempts < limit)
         ]
 
     def stack(self) -> Stack:

@@ -54,10 +54,10 @@ class ReturnsBinScreen(RenderedScreen):
 
     def view(self, state: ReturnsStationState) -> object:
         r = state.returns
-        return BinsView.of(r), len(r.in_flight), r.routed_total, state.online
+        return BinsView.of(r), len(r.in_flight), r.routed_total, state.offline_notice
 
     def build(self, view: Any, ui: UiContext) -> Widget:
-        bins, in_flight, routed, online = view
+        bins, in_flight, routed, offline_notice = view
         theme, tr = ui.theme, ui.tr
         root = Panel(theme.background, orientation="vertical", spacing=dp(theme.spacing_dp))
         staff = self.button(tr.text("Staff"), Pressed("staff"), role="quiet", size="small",
@@ -71,11 +71,10 @@ class ReturnsBinScreen(RenderedScreen):
         content = BoxLayout(orientation="vertical", spacing=dp(theme.spacing_dp),
                             padding=(dp(theme.spacing_dp), 0, dp(theme.spacing_dp), dp(theme.spacing_dp)))
         content.add_widget(slot_sign(theme, tr, bins.sign, height=80))
-        if not online:
+        if offline_notice is not None:
             banner = Panel(theme.banner, size_hint_y=None, height=dp(48), padding=(dp(theme.spacing_dp), 0))
-            banner.add_widget(Words(
-                tr.text("The library system is offline: loans and returns are recorded and sent later"),
-                theme, size="small", color=theme.on_banner, bold=True))
+            banner.add_widget(Words(tr.message(offline_notice), theme, size="small", color=theme.on_banner,
+                                    bold=True))
             content.add_widget(banner)
         content.add_widget(bins_panel(self, ui, bins, staff=False))
         root.add_widget(content)
@@ -151,7 +150,7 @@ def _tile(screen: RenderedScreen, theme: Theme, tr: Translator, name: str, count
                                halign="center"))
         top.add_widget(badge)
     tile.add_widget(top)
-    tile.add_widget(Words(tr.text("{count} items", count=count), theme, size="title", shorten=True,
+    tile.add_widget(Words(tr.text("Items: {count}", count=count), theme, size="title", shorten=True,
                           color=theme.error if full else theme.text, size_hint_y=None,
                           height=dp(1.3 * theme.title_sp)))
     why = ""

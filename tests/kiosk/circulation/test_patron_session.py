@@ -536,6 +536,7 @@ def test_an_item_already_on_loan_to_the_patron_is_offered_as_a_renewal_not_check
     row = k.row("A")
     assert (row.state, row.renewed, row.due) == (RowState.DONE, True, "20261201")
     assert row.message == Message.of("item.renewed", due="20261201")
+    assert k.state.account.loans == (Loan("A", "Dune", "20261201"),)  # the loans list shows the new date
 
 
 def test_a_declined_renewal_offer_sends_nothing():

@@ -342,8 +342,9 @@ def test_a_kiosk_is_out_of_service_for_devices_only_when_every_item_input_that_r
     assert s.state.out_of_service is None
 
 
-def test_every_out_of_service_reason_has_english_words():
-    assert set(MESSAGES) == {"oos.staff", "oos.ils", "oos.devices"} and all(MESSAGES.values())
+def test_every_out_of_service_reason_and_offline_banner_has_english_words():
+    banners = {f"offline.banner.{mode}" for mode in ("none", "checkin", "checkin_and_checkout", "returns")}
+    assert set(MESSAGES) == {"oos.staff", "oos.ils", "oos.devices", *banners} and all(MESSAGES.values())
 
 
 def test_an_idle_kiosk_out_of_service_starts_no_session_from_a_card_or_the_pad():
@@ -599,3 +600,15 @@ def test_random_sequences_never_raise_and_keep_the_stations_promises(data, mode,
         assert PATRON not in repr(dataclasses.replace(state, session=dataclasses.replace(
             state.session, patron_id="", account=None, rows=())))  # a card's id lives only in the session
     assert state.session.tally.sessions == sessions_ended
+
+
+@pytest.mark.parametrize("mode", ["checkin", "checkin_and_checkout"])
+def test_the_offline_banner_says_what_the_sites_offline_policy_allows(mode: str) -> None:
+    machine = KioskStationMachine(PatronSessionMachine(CirculationSettings(), languages=("en",)),
+                                  StaffMachine(lambda pin: False), offline_mode=mode, languages=("en",))
+    state, _ = machine.start()
+    assert state.offline_notice is None
+    state, _ = machine.step(state, IlsHealth(connected=False, last_error="refused"))
+    assert state.offline_notice == Message(f"offline.banner.{mode}") and state.out_of_service is None
+    state, _ = machine.step(state, IlsHealth(connected=True, latency_ms=3.0))
+    assert state.offline_notice is None

@@ -376,7 +376,12 @@ class PcscReader(TagReader):
 
     def _tag(self, uid: bytes) -> _Card:
         card = self._current_card()
-        if card.kind is not CardKind.ISO15693 or card.uid != uid:
+        if card.kind is not CardKind.ISO15693:
+            # Its UID may be a patron's card number ([rfid] patron_card_uid): errors reach logs, it does not.
+            asked = "" if uid == card.uid else f"; tag {uid.hex().upper()} is not there"
+            raise TagNotInField(f"the card on the pad is {card.kind.value}, not an ISO 15693 tag{asked}",
+                                device=self.name)
+        if card.uid != uid:
             raise TagNotInField(
                 f"tag {uid.hex().upper()} is not on the pad ({card.kind.value} {card.uid.hex().upper()} is)",
                 device=self.name,
