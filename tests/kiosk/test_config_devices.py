@@ -74,6 +74,10 @@ def test_each_reader_driver_is_built_with_its_own_line_settings() -> None:
     assert isinstance(three_m, M3810Reader) and three_m.baudrate == 19200
     fast = reader_from(RfidSettings(driver="m3_810", port="/dev/ttyUSB1", baudrate=57600))
     assert isinstance(fast, M3810Reader) and fast.baudrate == 57600
+    # the reply timeout: the driver's own unless the site sets one
+    assert (feig.reply_timeout, three_m.reply_timeout) == (0.5, 1.0)
+    patient = reader_from(RfidSettings(driver="feig", port="/dev/ttyUSB0", reply_timeout_seconds=2.0))
+    assert isinstance(patient, FeigReader) and patient.reply_timeout == 2.0
     pcsc = reader_from(RfidSettings(driver="pcsc", pcsc_reader="ACR1552"))
     assert isinstance(pcsc, PcscReader) and pcsc.reader_substring == "ACR1552"
     assert isinstance(pcsc.transport, TransparentExchange)

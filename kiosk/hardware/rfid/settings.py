@@ -18,7 +18,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kiosk.config_schema import Check, boolean, integer, one_of, positive_number, setting, sip2_text, text
+from kiosk.config_schema import (
+    Check,
+    boolean,
+    integer,
+    non_negative_number,
+    one_of,
+    positive_number,
+    setting,
+    sip2_text,
+    text,
+)
 from kiosk.hardware.rfid.models import TagEncodeError, iso28560_2, iso28560_3
 from kiosk.hardware.rfid.patron_card_uid import UID_FORMATS, PatronCardIds, UidFormat
 from kiosk.hardware.rfid.security import SecurityScheme
@@ -56,6 +66,9 @@ class RfidSettings:
     driver: str = setting("none", check=one_of(*DRIVERS), doc="reader driver; none: no RFID reader")
     port: str = setting("", check=text(), doc="serial port of a feig or m3_810 reader")
     baudrate: int = setting(0, check=baud_rate(), doc="serial speed; 0: the driver's default")
+    reply_timeout_seconds: float = setting(
+        0.0, check=non_negative_number(), doc="serial readers: wait this long for one reply; 0: the driver's own"
+    )
     feig_parity: str = setting("E", check=one_of("E", "N", "O"), doc="FEIG serial parity (8 data bits, 1 stop)")
     feig_com_adr: int = setting(255, check=byte_value(), doc="FEIG bus address; 255: any reader")
     feig_advanced_protocol: bool = setting(False, check=boolean(), doc="send FEIG advanced (STX) frames")
@@ -110,11 +123,12 @@ def reader_from(rfid: RfidSettings) -> TagReader | None:
         from kiosk.hardware.rfid.readers.feig import FeigReader
 
         return FeigReader(rfid.port, baudrate=rfid.baudrate or DEFAULT_BAUDRATES["feig"], parity=rfid.feig_parity,
-                          com_adr=rfid.feig_com_adr, advanced_protocol=rfid.feig_advanced_protocol)
+                          com_adr=rfid.feig_com_adr, advanced_protocol=rfid.feig_advanced_protocol,
+                          **_reply_timeout(rfid))
     if rfid.driver == "m3_810":
         from kiosk.hardware.rfid.readers.m3_810 import M3810Reader
 
-        return M3810Reader(rfid.port, baudrate=rfid.baudrate or DEFAULT_BAUDRATES["m3_810"])
+        return M3810Reader(rfid.port, baudrate=rfid.baudrate or DEFAULT_BAUDRATES["m3_810"], **_reply_timeout(rfid))
     if rfid.driver == "pcsc":
         from kiosk.hardware.rfid.readers.pcsc import AcsDirectTransmit, PcscReader, TransparentExchange
 
@@ -141,3 +155,8 @@ def check_rfid(settings: Any, origin: Any) -> Iterator[str]:
             iso28560_3.owner_fields(rfid.owner_library)
         except TagEncodeError as exc:
             yield f"{origin.label('rfid.owner_library')}: rfid.owner_library: {exc}"
+
+
+def _reply_timeout(rfid: RfidSettings) -> dict[str, float]:
+    """The reply timeout when the site set one (a busy Pi, a slow reader), else the driver's own."""
+    return {"reply_timeout": rfid.reply_timeout_seconds} if rfid.reply_timeout_seconds else {}
