@@ -111,6 +111,12 @@ def report(baseline: DayResult, day: DayResult, wall: dict[str, float]) -> dict[
               f"{d_start / 1024:.1f} → {d_end / 1024:.1f} ({d_n} samples) | {d_end / d_start:.3f} | "
               f"{d['incarnations'][name]} ({d['kills'][name]}) |")
     print()
+    for name in ("selfcheck-kiosk", "returns-kiosk"):
+        _, values = max(b["rss_kb"][name].items(), key=lambda item: len(item[1]))
+        marks = sorted({m for m in (WARM, 50, 100, 200, 300, 400, 600, 800, 1000, len(values)) if m <= len(values)})
+        trend = ", ".join(f"{m}: {values[m - 1] / 1024:.1f}" for m in marks)
+        print(f"baseline {name} RSS (MB) after N sessions: {trend}")
+    print()
     print("| journal after retention (0 days) | baseline | the day |")
     print("|---|---|---|")
     for name in ("selfcheck", "returns"):

@@ -11,8 +11,9 @@ Sizes come from the theme in sp (text) and dp (touch targets); nothing here is b
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
+import weakref
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, Generic, TypeVar
 
 from kivy.core.text import LabelBase
 from kivy.event import EventDispatcher
@@ -26,6 +27,9 @@ from kivy.uix.label import Label
 from kivy.uix.scrollview import ScrollView
 
 from kiosk.ui.theme import MIN_TOUCH_DP, STANDARD, Theme
+
+K = TypeVar("K", bound=Hashable)
+W = TypeVar("W")
 
 
 def _register_fonts() -> None:
@@ -43,9 +47,47 @@ TEXT_SIZES = {"small": "small_sp", "text": "text_sp", "title": "title_sp", "huge
 
 
 class Look(EventDispatcher):
-    """The theme a screen renders with now; widgets follow its changes."""
+    """The theme a screen renders with now; widgets follow its changes (:meth:`follow`)."""
 
     theme = ObjectProperty(STANDARD)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._followers: list[weakref.WeakMethod[Callable[[Look, Theme], Any]]] = []
+        self._live_at_prune = 0
+
+    def follow(self, restyle: Callable[[Look, Theme], Any]) -> None:
+        """Call ``restyle(look, theme)`` (a widget's method) on every change of theme, for as long
+        as its widget lives.
+
+        Not ``bind(theme=...)``: Kivy's ``bind`` compares a new observer with every one bound
+        before, and forgets the observers of dead widgets only when the theme changes, which it
+        rarely does. A list that builds rows for every patron then makes each new widget slower
+        than the last: the items screen's Look held 870 observers, nearly all dead, after five
+        10-book sessions, and grows with every session. Here a widget holds a weak reference,
+        adding one costs the same however many came and went, and the dead are dropped whenever
+        the list has doubled.
+        """
+        self._followers.append(weakref.WeakMethod(restyle))
+        if len(self._followers) > 2 * self._live_at_prune + 64:
+            self._prune()
+
+    @property
+    def held(self) -> int:
+        """Followers held now, dead ones included until the next prune (at most twice the live
+        ones plus 64)."""
+        return len(self._followers)
+
+    def on_theme(self, _look: Look, theme: Theme) -> None:
+        for ref in list(self._followers):  # a restyle may make widgets that follow
+            restyle = ref()
+            if restyle is not None:
+                restyle(self, theme)
+        self._prune()
+
+    def _prune(self) -> None:
+        self._followers = [ref for ref in self._followers if ref() is not None]
+        self._live_at_prune = len(self._followers)
 
 
 def colour(theme: Theme, role: str) -> tuple[float, float, float, float]:
@@ -63,7 +105,7 @@ class Text(Label):
         self.size_role = size
         self.tone = tone
         self.bind(width=self._wrap, texture_size=self._fit)
-        look.bind(theme=self._restyle)
+        look.follow(self._restyle)
         self._restyle(look, look.theme)
         self._wrap()  # a width given as an argument was set before the binding
 
@@ -100,7 +142,7 @@ class Action(Button):
         self.text_role = text_role
         self.on_tap = on_tap
         self.bind(width=self._wrap, texture_size=self._fit, state=self._pressed)
-        look.bind(theme=self._restyle)
+        look.follow(self._restyle)
         self._restyle(look, look.theme)
         self._wrap()  # a width given as an argument was set before the binding
 
@@ -154,7 +196,7 @@ class Panel(BoxLayout):
             self._paint = Color(*colour(look.theme, fill))
             self._rect = Rectangle(pos=self.pos, size=self.size)
         self.bind(pos=self._place, size=self._place)
-        look.bind(theme=self._restyle)
+        look.follow(self._restyle)
 
     def set_fill(self, fill: str) -> None:
         self.fill = fill
@@ -180,7 +222,7 @@ class ButtonRow(BoxLayout):
     def __init__(self, look: Look, **kwargs: Any) -> None:
         super().__init__(orientation="horizontal", size_hint_y=None, **kwargs)
         self.look = look
-        look.bind(theme=self._restyle)
+        look.follow(self._restyle)
         self._restyle(look, look.theme)
 
     def add_widget(self, widget: Any, *args: Any, **kwargs: Any) -> None:
@@ -203,7 +245,8 @@ class ButtonRow(BoxLayout):
 
 
 class Rows(ScrollView):
-    """A scrolling column of rows (items, loans); ``replace`` swaps them all at once."""
+    """A scrolling column of rows (items, loans): ``replace`` swaps them all at once, ``show`` moves
+    only the rows that are new, gone or out of place (kept rows are not taken off and put back)."""
 
     def __init__(self, look: Look, **kwargs: Any) -> None:
         super().__init__(do_scroll_x=False, bar_width=dp(8), **kwargs)
@@ -211,7 +254,7 @@ class Rows(ScrollView):
         self.column = GridLayout(cols=1, size_hint_y=None)
         self.column.bind(minimum_height=self.column.setter("height"))
         self.add_widget(self.column)
-        look.bind(theme=self._restyle)
+        look.follow(self._restyle)
         self._restyle(look, look.theme)
 
     def replace(self, rows: list[Any]) -> None:
@@ -219,7 +262,50 @@ class Rows(ScrollView):
         for row in rows:
             self.column.add_widget(row)
 
+    def show(self, rows: list[Any]) -> None:
+        """Make ``rows`` the column's rows, top to bottom, touching only what differs."""
+        column = self.column
+        if list(reversed(column.children)) == rows:
+            return
+        wanted = {id(row) for row in rows}
+        for child in list(column.children):
+            if id(child) not in wanted:
+                column.remove_widget(child)
+        for position, row in enumerate(rows):
+            shown = column.children  # bottom row first: position p is children[-1 - p]
+            if position < len(shown) and shown[-1 - position] is row:
+                continue
+            if row.parent is column:
+                column.remove_widget(row)
+            column.add_widget(row, index=len(column.children) - position)
+
     def _restyle(self, _look: Look, theme: Theme) -> None:
         self.column.spacing = dp(theme.spacing_dp)
         self.column.padding = (0, 0, self.bar_width + dp(theme.spacing_dp / 2), 0)  # the bar never covers a button
         self.bar_color = theme.muted
+
+
+class Reuse(Generic[K, W]):
+    """Widgets made from keys, kept for as long as their key is still wanted.
+
+    A screen's list redraws on every state change, and most changes touch one row (an ILS answer
+    for one of ten books); building a row's widgets costs milliseconds of Python, so the rows whose
+    key (everything the row shows) did not change keep their widgets and only new or changed keys
+    are built. Equal keys may repeat: each is matched to one kept widget, in order.
+    """
+
+    def __init__(self) -> None:
+        self._kept: list[tuple[K, W]] = []
+
+    def widgets(self, keys: Sequence[K], build: Callable[[K], W]) -> list[W]:
+        """One widget per key, in the keys' order: the kept one where the key was wanted last time,
+        else ``build(key)``. Widgets whose key is no longer wanted are let go."""
+        pool: dict[K, list[W]] = {}
+        for key, widget in self._kept:
+            pool.setdefault(key, []).append(widget)
+        made: list[tuple[K, W]] = []
+        for key in keys:
+            spare = pool.get(key)
+            made.append((key, spare.pop(0) if spare else build(key)))
+        self._kept = made
+        return [widget for _key, widget in made]

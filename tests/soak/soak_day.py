@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from soak_processes import KioskDied, Process, ScreenKiosk, headless_kiosk, sync, sync_once
-from soak_world import Patron, World
+from soak_world import Patron, World, dump
 
 from hardware_mocks.ils import When
 from hardware_mocks.ils.library import ItemStatus
@@ -188,6 +188,7 @@ class Day:
             self.location[book.id] = "home" if lent else "shelf"
             self.secure[book.id] = not lent
         rundir = self.workdir
+        dump(world.data, rundir / "library.json")
         self.config = {"selfcheck": world.config_dir("self-check"), "returns": world.config_dir("returns-bin")}
         self.kiosk = ScreenKiosk(self.config["selfcheck"], rundir)
         self.returns_kiosk = headless_kiosk(self.config["returns"], rundir)
@@ -352,8 +353,10 @@ class Day:
                     break
                 if self._status(book.id) is ItemStatus.AVAILABLE:
                     chosen.append(book.id)
-            if self.rng.random() < 0.03:  # a reference copy: the ILS refuses it
-                chosen.append(self.rng.choice([b.id for b in self.world.books if not b.loanable]))
+            references = [b.id for b in self.world.books if not b.loanable and self.location[b.id] == "shelf"
+                          and self._status(b.id) is ItemStatus.AVAILABLE]
+            if references and self.rng.random() < 0.03:  # a reference copy: the ILS refuses it (online)
+                chosen.append(self.rng.choice(references))
             for item in chosen:
                 self.location[item] = "session"
             attempts = [Attempt(k, patron.id, item, self._last_seq(item),
@@ -450,11 +453,14 @@ class Day:
         else:
             world.scanner.scan(patron.id)
         self._wait_screen(log, {"pin"})
+        typed_in = False
         if self.rng.random() < 0.03:  # a slip of the finger first
             self._type_pin(log, "0" if patron.pin != "0000" else "1")
-            self._wait(log, lambda a: a["screen"] in ("pin", "refused") and any("Wrong PIN" in t for t in a["texts"]),
-                       "wrong PIN told")
-        self._type_pin(log, patron.pin)
+            seen = self._wait(log, lambda a: (a["screen"] in ("pin", "refused") and any(
+                "Wrong PIN" in t for t in a["texts"])) or a["screen"] in ("home", "items"), "wrong PIN told")
+            typed_in = seen["screen"] in ("home", "items")  # offline no PIN can be checked: served anyway
+        if not typed_in:
+            self._type_pin(log, patron.pin)
         seen = self._wait_screen(log, {"home", "items", "refused"})
         if seen["screen"] == "refused":
             log.end = "refused"
@@ -679,13 +685,16 @@ class Day:
         drop = Drop(len(self.drops), item, self._last_seq(item))
         self.drops.append(drop)
         started = time.monotonic()
+        armed_before = self.secure.get(item, True)  # a book staff drop in from the desk may be armed
         self._place(chute, item)
         deadline = started + 20.0
         secured = False
         while time.monotonic() < deadline and not self.stop_returns.is_set():
             tags = [t for t in chute.tags_on_pad() if t.barcode == item]
             secured = bool(tags) and all(t.security_on for t in tags)
-            if secured:
+            # It falls once the bin has handled it: its alarm turned back on, or, for a book that was
+            # armed already, the ILS heard of it. (Armed and the ILS away: it rests until the deadline.)
+            if secured and (not armed_before or self._last_seq(item) > drop.pick_seq):
                 break
             if not self.returns_kiosk.alive or time.monotonic() - self.returns_kiosk.started_at < 3.0:
                 deadline = max(deadline, time.monotonic() + 10.0)  # it is restarting: it reads the chute again

@@ -168,8 +168,13 @@ def _checkouts(ledger: Sequence[Any], attempts: Sequence[Any], journal: Sequence
             else:
                 findings.append(f"session {attempt.session}: {attempt.item} applied as the kiosk was killed, before "
                                 f"the screen said so (the journal has it as applied)")
-        if attempt.reference and rows:
-            violations.append(f"session {attempt.session}: reference copy {attempt.item} was lent")
+        if attempt.reference and rows and attempt.told == "offline":
+            # Offline the kiosk cannot know an item is not for loan, and the replay's no-block makes
+            # the ILS take what the patron already walked out with: the offline policy's known cost.
+            findings.append(f"session {attempt.session}: reference copy {attempt.item} lent offline; the "
+                            f"replay (no block) made it a loan")
+        elif attempt.reference and rows:
+            violations.append(f"session {attempt.session}: reference copy {attempt.item} was lent online")
     figures["told"] = dict(told)
     figures["applied_not_told_when_killed"] = untold_applied
     figures["attempts"] = len(attempts)

@@ -4,9 +4,10 @@ Everything here lives in the driver's process and speaks the devices' own protoc
 processes under test run their production drivers against it:
 
 * a simulated ILS (a real SIP2 server on loopback) holding a library made for the day
-  (:func:`day_library`): a few hundred patrons and books with unique names and titles, so a screen or
-  a receipt that shows one patron's name or one book's title is unambiguous; some books start on loan
-  (the returns bin has work from the first minute), a few are reference copies (refused);
+  (:func:`day_library`, 120 patrons and 1,500 books by default) with unique names and titles, so a
+  screen or a receipt that shows one patron's name or one book's title is unambiguous; some books
+  start on loan (the returns bin has work from the first minute), a few are reference copies
+  (refused online);
 * a FEIG reader on a pty under the self-check's pad, and another under the returns bin's chute, each
   with a :class:`~hardware_mocks.pad.VirtualPad`;
 * a serial barcode scanner and an ESC/POS receipt printer on ptys (the paper is decoded back to text);
@@ -100,7 +101,7 @@ def day_library(patrons: int, books: int, *, on_loan: int, reference: int, seed:
 class World:
     """The simulated library and devices (see the module docstring). :meth:`start`, :meth:`stop`."""
 
-    def __init__(self, workdir: Path, *, patrons: int = 120, books: int = 400, on_loan: int = 120,
+    def __init__(self, workdir: Path, *, patrons: int = 120, books: int = 1500, on_loan: int = 150,
                  reference: int = 4, seed: int = 0) -> None:
         self.workdir = workdir
         self.data, self.patrons, self.books = day_library(patrons, books, on_loan=on_loan, reference=reference,

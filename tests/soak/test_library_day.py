@@ -76,7 +76,7 @@ def test_the_invariants_catch_what_they_claim_to(day: DayResult) -> None:
     """The judge itself, on the day's own records with one lie slipped in each time: a told checkout
     removed from the ledger, one applied twice, a receipt naming another session's book, a book shown
     done with its alarm on. Each must be caught."""
-    from soak_invariants import judge
+    from soak_invariants import judge, parse_receipt
 
     attempts = day.attempts
     told = next(a for a in attempts if a.told == "online" and a.shown == "done")
@@ -95,7 +95,10 @@ def test_the_invariants_catch_what_they_claim_to(day: DayResult) -> None:
     violations, _, _ = judge(ledger=twice, receipts=receipts, **base)
     assert any("applied 2 times" in v for v in violations), violations
 
-    other = next(a for a in attempts if a.session != told.session and a.told)
+    _, listed = parse_receipt(receipts[0])
+    first = {base["titles"].get(a.item) for a in attempts} & {title for title, _ in listed}
+    sessions = {a.session for a in attempts if base["titles"][a.item] in first}
+    other = next(a for a in attempts if a.session not in sessions and a.told)  # another session's book
     forged = [receipts[0] + f"\n{base['titles'][other.item]}\n  due tomorrow\n", *receipts[1:]]
     violations, _, _ = judge(ledger=records, receipts=forged, **base)
     assert any("matches no session" in v for v in violations), violations

@@ -24,7 +24,7 @@ from kiosk.ui.navigation import View
 from kiosk.ui.screens.base import PatronScreen, swap
 from kiosk.ui.site import Site
 from kiosk.ui.theme import Theme
-from kiosk.ui.widgets import Action, ButtonRow, Look, Panel, Rows, Text, fit_height
+from kiosk.ui.widgets import Action, ButtonRow, Look, Panel, Reuse, Rows, Text, fit_height
 
 # (theme colour, symbol) per row state; symbols are in DejaVuSans.
 LOOK_OF_STATE: dict[RowState, tuple[str, str]] = {
@@ -77,7 +77,7 @@ class ItemRow(Panel):
         self._parts = words
         words.bind(height=self._fit)
         self.due.bind(height=self._fit)
-        look.bind(theme=self._space)
+        look.follow(self._space)
         self._space(look, look.theme)
 
     def _button(self, look: Look, action: str, text: str, send: Callable[[Pressed], None],
@@ -110,7 +110,9 @@ class ItemsScreen(PatronScreen):
         self.put_back = Text(look, size="title", tone="attention", bold=True)
         self.rows = Rows(look)
         self.row_widgets: list[ItemRow] = []
-        self._shown: tuple[Any, ...] | None = None
+        # A row's widget is kept while its row and the language stay the same (the theme restyles
+        # kept widgets through the Look): each ILS answer rebuilds one row, not the whole list.
+        self._reuse: Reuse[tuple[Row, str], ItemRow] = Reuse()
         self.account = Action(look, lambda: self.navigate(View.HOME))
         self.switch = Action(look, self._switch)
         self.finish = Action(look, self.press("finish"), kind="primary")
@@ -140,11 +142,9 @@ class ItemsScreen(PatronScreen):
         put_back = any(r.state is RowState.PUT_BACK for r in rows)
         self.put_back.text = tr.text("Put the item back on the pad") if put_back else ""
         swap(self.header, [self.title, self.hint, *([self.put_back] if put_back else [])])
-        shown = (tuple(rows), tr.language)
-        if shown != self._shown:
-            self._shown = shown
-            self.row_widgets = [ItemRow(self.look, row, tr, self.send) for row in rows]
-            self.rows.replace(self.row_widgets)
+        self.row_widgets = self._reuse.widgets([(row, tr.language) for row in rows],
+                                               lambda key: ItemRow(self.look, key[0], tr, self.send))
+        self.rows.show(self.row_widgets)
         self.account.text = tr.text("My account")
         self.finish.text = tr.text("Finish")
         swap(self.actions, [self.account, *([self.switch] if self.site.checkin_enabled else []), self.finish])

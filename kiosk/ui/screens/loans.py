@@ -7,7 +7,7 @@ to "renew all"). A loan whose renewal is still out shows "renewing…" instead o
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
@@ -21,7 +21,7 @@ from kiosk.ui.navigation import View
 from kiosk.ui.screens.base import PatronScreen, swap
 from kiosk.ui.site import Site
 from kiosk.ui.theme import Theme
-from kiosk.ui.widgets import Action, ButtonRow, Look, Panel, Rows, Text, fit_height
+from kiosk.ui.widgets import Action, ButtonRow, Look, Panel, Reuse, Rows, Text, fit_height
 
 TONE_OF_RENEWAL = {
     RenewalState.ASKING: "muted",
@@ -29,6 +29,15 @@ TONE_OF_RENEWAL = {
     RenewalState.REFUSED: "error",
     RenewalState.FAILED: "error",
 }
+
+
+class LoanKey(NamedTuple):
+    """Everything a loan's row shows: its widget is kept while this stays equal."""
+
+    loan: Loan
+    renewal: Renewal | None  # the latest renewal of this loan, if any
+    busy: bool  # a renewal of it (or "renew all") is out: no button
+    language: str
 
 
 class LoanRow(Panel):
@@ -54,7 +63,7 @@ class LoanRow(Panel):
         self._words = words
         words.bind(height=self._fit)
         self.due.bind(height=self._fit)
-        look.bind(theme=self._space)
+        look.follow(self._space)
         self._space(look, look.theme)
 
     def _space(self, _look: Look, theme: Theme) -> None:
@@ -80,7 +89,9 @@ class LoansScreen(PatronScreen):
         fit_height(self.header)
         self.rows = Rows(look)
         self.row_widgets: list[LoanRow] = []
-        self._shown: tuple[Any, ...] | None = None
+        # Kept per loan while what it shows stays the same (see LoanKey): a renewal's answer
+        # rebuilds that loan's row only.
+        self._reuse: Reuse[LoanKey, LoanRow] = Reuse()
         self.account = Action(look, lambda: self.navigate(View.HOME))
         self.renew_all = Action(look, self.press("renew_all"))
         self.finish = Action(look, self.press("finish"), kind="primary")
@@ -102,16 +113,14 @@ class LoansScreen(PatronScreen):
             header.append(self.all_result)
         swap(self.header, header)
         all_busy = everything is not None and everything.state is RenewalState.ASKING
-        shown = (loans, tuple(session.renewals), tr.language)
-        if shown != self._shown:
-            self._shown = shown
-            self.row_widgets = [
-                LoanRow(self.look, loan, latest.get(loan.item_id),
-                        all_busy or (loan.item_id in latest and latest[loan.item_id].state is RenewalState.ASKING),
-                        tr, self.send)
-                for loan in loans
-            ]
-            self.rows.replace(self.row_widgets)
+        keys = []
+        for loan in loans:
+            renewal = latest.get(loan.item_id)
+            busy = all_busy or (renewal is not None and renewal.state is RenewalState.ASKING)
+            keys.append(LoanKey(loan, renewal, busy, tr.language))
+        self.row_widgets = self._reuse.widgets(
+            keys, lambda key: LoanRow(self.look, key.loan, key.renewal, key.busy, tr, self.send))
+        self.rows.show(self.row_widgets)
         self.account.text = tr.text("My account")
         self.renew_all.text = tr.text("Renew all")
         self.finish.text = tr.text("Finish")
