@@ -55,13 +55,15 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
         yield j
 
 
-def make(sim: IlsSimulator, journal: Journal, clock: Clock, **offline) -> JournaledGateway:
+def make(sim: IlsSimulator, journal: Journal, clock: Clock, *, idle_probe_seconds: float = 0.0,
+         **offline) -> JournaledGateway:
     host, port = sim.host, sim.port  # known while it is stopped too (it restarts on the same port)
     config = ClientConfig(host=host, port=port, username=S.LOGIN_USER, password=S.LOGIN_PASSWORD,
                           institution_id=S.INSTITUTION, timeout=2.0, connect_timeout=1.0, heartbeat_interval=3600)
     settings = OfflineSettings(**offline)
     return JournaledGateway(SIP2Pool(config, size=1), journal, settings, now=lambda: NOW,
-                            reachability=Reachability(probe_min=1.0, probe_max=8.0, clock=clock))
+                            reachability=Reachability(probe_min=1.0, probe_max=8.0, clock=clock),
+                            idle_probe_seconds=idle_probe_seconds, clock=clock)
 
 
 @pytest.fixture
@@ -372,12 +374,7 @@ def test_a_negative_lost_answer_wait_is_refused(sim: IlsSimulator, journal: Jour
 def test_an_idle_kiosk_notices_the_ils_went_away_by_its_idle_probe_and_its_return(
     sim: IlsSimulator, journal: Journal, clock: Clock
 ) -> None:
-    host, port = sim.host, sim.port
-    config = ClientConfig(host=host, port=port, username=S.LOGIN_USER, password=S.LOGIN_PASSWORD,
-                          institution_id=S.INSTITUTION, timeout=2.0, connect_timeout=1.0, heartbeat_interval=3600)
-    gw = JournaledGateway(SIP2Pool(config, size=1), journal, OfflineSettings(), now=lambda: NOW,
-                          reachability=Reachability(probe_min=1.0, probe_max=8.0, clock=clock),
-                          idle_probe_seconds=30.0, clock=clock)
+    gw = make(sim, journal, clock, idle_probe_seconds=30.0)
     gw.open()
     try:
         before = len(sim.library.ledger())
