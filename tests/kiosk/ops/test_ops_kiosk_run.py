@@ -81,9 +81,12 @@ def test_kiosk_run_serves_metrics_and_health_and_alerts_when_the_returns_slot_cl
         )
         base = f"http://127.0.0.1:{port}"
         try:
+            # The ILS's health reads "not connected" until the gateway's first login is done: wait for
+            # the report that has both the reader and the ILS's first answer.
             health = until(lambda: (answer := get(base + "/healthz")) and
-                           "reader" in json.loads(answer[1])["components"] and json.loads(answer[1]),
-                           "/healthz with the reader's report")
+                           "reader" in json.loads(answer[1])["components"]
+                           and json.loads(answer[1])["ils"]["connected"] is not False and json.loads(answer[1]),
+                           "/healthz with the reader's report and the ILS reached")
             assert health["version"] and health["ils"]["connected"] in (True, None)
             world.place(S.ITEM_RENEWABLE)  # an item on loan drops into the chute
             text = until(lambda: (m := get(base + "/metrics")) and "kiosk_returns_accepting 0.0" in m[1] and m[1],
