@@ -1,0 +1,97 @@
+"""How the serial stream decoders' cost grows with garbage: bytes per second through the FEIG and 3M
+decoders fed garbage that keeps announcing complete frames with bad checksums (the shape the fuzzer
+found), against the same decoder fed the same number of bytes of valid frames, in the same run.
+
+The search behind a bad frame used to go through the whole buffer once per bad frame, so garbage cost
+grew with the square of its length (4 KB took seconds). The figure that shows it is fixed is the
+ratio at each size: it must stay about the same as the input grows (linear), where before it fell
+about 4x for every 4x more garbage.
+
+Run: ``.venv/bin/python bench/stream_resync.py [--sizes 1024,4096,16384,65536] [--repeat N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from kiosk.hardware.rfid.readers import feig_protocol as fp
+from kiosk.hardware.rfid.readers import m3_810_protocol as mp
+
+UID = bytes.fromhex("E004010012345678")
+
+
+def repeated(unit: bytes, size: int) -> bytes:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def feig_garbage(size: int) -> bytes:
+    # each 0x07 announces a 7-byte frame that is all there, with a CRC that never holds
+    return repeated(bytes((7, 0xFF, 0xB0, 0x00, 0x00, 0x12, 0x34)), size)
+
+
+def feig_valid(size: int) -> bytes:
+    reply = fp.Reply(0xB0, fp.Status.OK, fp.build_read_blocks_data(4, bytes(range(32))))
+    return repeated(fp.build_reply(reply), size)
+
+
+def m3_garbage(size: int) -> bytes:
+    return repeated(bytes((0xD6, 0x00, 0x04, 0x02, 0x00, 0x00, 0x00)), size)
+
+
+def m3_valid(size: int) -> bytes:
+    return repeated(mp.build_reply(mp.Reply(0x02, 0, UID + bytes(16))), size)
+
+
+def drain(make: Callable[[], fp.FrameDecoder | mp.FrameDecoder], data: bytes) -> int:
+    """Feed ``data`` in 64-byte reads, as a serial port delivers it; every frame and error taken out."""
+    decoder = make()
+    out = 0
+    for start in range(0, len(data), 64):
+        decoder.feed(data[start : start + 64])
+        while True:
+            try:
+                if decoder.next_frame() is None:
+                    break
+            except decoder.error_type:
+                pass
+            out += 1
+    return out
+
+
+def bytes_per_second(make: Callable[[], fp.FrameDecoder | mp.FrameDecoder], data: bytes, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        drain(make, data)
+        best = min(best, time.perf_counter() - started)
+    return len(data) / best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1024,4096,16384,65536")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    decoders = (
+        ("FEIG", lambda: fp.FrameDecoder("reply"), feig_garbage, feig_valid),
+        ("3M 810", lambda: mp.FrameDecoder("reply"), m3_garbage, m3_valid),
+    )
+    print("| decoder | bytes | garbage KB/s | valid frames KB/s (baseline) | ratio |")
+    print("|---|---|---|---|---|")
+    for name, make, garbage, valid in decoders:
+        for size in sizes:
+            bad = bytes_per_second(make, garbage(size), args.repeat)
+            good = bytes_per_second(make, valid(size), args.repeat)
+            print(f"| {name} | {size:,} | {bad / 1024:,.0f} | {good / 1024:,.0f} | {bad / good:.2f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
