@@ -19,6 +19,12 @@ def _config_check(args: argparse.Namespace) -> int:
     return run_config_check(args)
 
 
+def _config_get(args: argparse.Namespace) -> int:
+    from kiosk.config import run_config_get
+
+    return run_config_get(args)
+
+
 def _config_pull(args: argparse.Namespace) -> int:
     from kiosk.ops.central_config import run_config_pull
 
@@ -111,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config-dir", default=None, help="directory holding kiosk.toml (default /etc/kiosk)")
     check.add_argument("--secrets", default=None, help="secrets file (default <config-dir>/secrets.toml)")
     check.set_defaults(func=_config_check)
+    get = config_commands.add_parser("get", help="print one setting's effective value (secrets refused)")
+    get.add_argument("key", help="dotted name, e.g. central_config.url")
+    get.add_argument("--config-dir", default=None, help="directory holding kiosk.toml (default /etc/kiosk)")
+    get.add_argument("--secrets", default=None, help="secrets file (default <config-dir>/secrets.toml)")
+    get.set_defaults(func=_config_get)
     pull = config_commands.add_parser(
         "pull", help="fetch the central config bundle over HTTPS, verify and apply it (0 ok, 1 refused, 2 failed)")
     pull.add_argument("--restart", action="append", default=[], metavar="UNIT",

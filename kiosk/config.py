@@ -733,6 +733,37 @@ def render(loaded: LoadedConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_config_get(args: argparse.Namespace) -> int:
+    """``kiosk config get KEY``: one setting's effective value after every layer, for scripts (install.sh,
+    Ansible) that must act on what the kiosk will read rather than on one file of it. 0 and the value;
+    1 when the configuration does not load; 2 for an unknown or secret key (never printed)."""
+    keys = schema_keys()
+    if args.key not in keys:
+        close = difflib.get_close_matches(args.key, list(keys), n=1, cutoff=0.6)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        print(f"{args.key}: no such setting{hint}", file=sys.stderr)
+        return 2
+    if args.key in SECRET_KEYS:
+        print(f"{args.key}: a secret; not printed", file=sys.stderr)
+        return 2
+    try:
+        loaded = load_config(args.config_dir, args.secrets)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    value: Any = loaded.settings
+    for part in args.key.split("."):
+        value = getattr(value, part)
+    if isinstance(value, bool):
+        print("true" if value else "false")
+    elif isinstance(value, list | tuple | dict):
+        print(json.dumps(value, ensure_ascii=False, default=str))
+    else:
+        print(value)
+    return 0
+
+
 def run_config_check(args: argparse.Namespace) -> int:
     """``kiosk config check [--show]``: 0 and a summary when valid, else each problem on stderr and 1."""
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ HOSTS = ["central-kiosk-1.library.example", "central-kiosk-2.library.example",
          "north-kiosk-1.library.example", "north-returns-1.library.example"]
 SIP2_PASSWORD = 'pa"ss wört\\1'
 VAULT_PASSWORD = "vault-pass-for-tests"
+CENTRAL_URL = "https://config.library.example/kiosk.json"
 
 
 def _tool(name: str) -> str:
@@ -64,6 +66,11 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     )
     password_file = tmp / "vault-password"
     password_file.write_text(VAULT_PASSWORD + "\n")
+    # One station pulls a central bundle (host_vars), so the play's timer decision is seen both ways.
+    (playbooks / "inventory" / "host_vars" / f"{HOSTS[1]}.yml").write_text(
+        f"kiosk_host_settings:\n  central_config:\n    url: {json.dumps(CENTRAL_URL)}\n"
+        f"    digest: {json.dumps('ab' * 32)}\n"
+    )
     done = subprocess.run(
         [_tool("ansible-vault"), "encrypt", "--vault-password-file", str(password_file), str(vault)],
         env=_env(tmp), capture_output=True, text=True, timeout=120,
@@ -82,6 +89,7 @@ def rendered(fleet: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory)
         "-e", f"kiosk_preview_dir={out}", "-e", f"kiosk_command={BIN / 'kiosk'}",
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    (out / "ansible-output.txt").write_text(done.stdout)
     return out
 
 
@@ -113,6 +121,18 @@ def test_fleet_branch_host_and_vault_values_reach_the_settings(rendered: Path) -
     assert bin_.returns.sort_bins == {"1": "holds", "2": "transit"}
     assert bin_.offline.loan_days_by_type == {"dvd": 7}
     assert bin_.sip2.password == SIP2_PASSWORD
+
+
+def test_the_config_pull_timer_follows_the_url_the_kiosk_reads(rendered: Path) -> None:
+    # ansible-playbook prints each host's debug message as: ok: [host] => {"msg": "..."}
+    output = (rendered / "ansible-output.txt").read_text()
+    decisions = dict(re.findall(r'ok: \[(\S+)\] => \{\s*"msg": "(config pull timer [^"]*)"', output))
+    assert decisions == {
+        HOSTS[0]: "config pull timer off: no [central_config] url",
+        HOSTS[1]: f"config pull timer on: {CENTRAL_URL}",
+        HOSTS[2]: "config pull timer off: no [central_config] url",
+        HOSTS[3]: "config pull timer off: no [central_config] url",
+    }
 
 
 def test_the_vault_secret_is_only_in_the_secrets_file(rendered: Path) -> None:

@@ -478,6 +478,41 @@ def test_cli_main_wires_config_check(etc: Path, capsys: pytest.CaptureFixture[st
     assert "sip2.pool_size: expected an integer 1-16, got 99" in capsys.readouterr().err
 
 
+# --- kiosk config get --------------------------------------------------------------------------------
+
+
+def test_get_prints_the_value_every_layer_left(etc: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kiosk.cli import main
+
+    digest = "ab" * 32
+    write(etc / "kiosk.toml", f'[central_config]\nurl = "https://config.example.org/a.json"\ndigest = "{digest}"\n')
+    write(etc / "kiosk.d" / "90-local.toml", '[central_config]\nurl = "https://config.example.org/b.json"\n')
+    assert main(["config", "get", "central_config.url", "--config-dir", str(etc)]) == 0
+    assert capsys.readouterr().out == "https://config.example.org/b.json\n"
+    assert main(["config", "get", "sip2.port", "--config-dir", str(etc)]) == 0
+    assert capsys.readouterr().out == "6001\n"
+
+
+def test_get_refuses_secrets_and_unknown_keys(etc: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kiosk.cli import main
+
+    write(etc / "secrets.toml", f'[sip2]\npassword = "{SECRET}"\n', mode=0o600)
+    assert main(["config", "get", "sip2.password", "--config-dir", str(etc)]) == 2
+    out, err = capsys.readouterr()
+    assert SECRET not in out + err and err == "sip2.password: a secret; not printed\n"
+    assert main(["config", "get", "sip2.prot", "--config-dir", str(etc)]) == 2
+    assert capsys.readouterr().err == 'sip2.prot: no such setting (did you mean "sip2.port"?)\n'
+
+
+def test_get_on_a_broken_configuration_names_the_problem(etc: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kiosk.cli import main
+
+    main_file = write(etc / "kiosk.toml", "[sip2]\npool_size = 99\n")
+    assert main(["config", "get", "sip2.port", "--config-dir", str(etc)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and f"{main_file}: sip2.pool_size: expected an integer 1-16, got 99" in err
+
+
 # --- hash --------------------------------------------------------------------------------------------
 
 
