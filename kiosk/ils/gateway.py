@@ -17,7 +17,6 @@ they cannot settle it, the core gets ``IlsFailed(OUTCOME_UNKNOWN)``, which it mu
 from __future__ import annotations
 
 import contextlib
-import enum
 import logging
 import threading
 import time
@@ -44,6 +43,7 @@ from kiosk.ils.answers import (
     return_answer,
     return_from_item_status,
 )
+from kiosk.sync.resolve import Verdict, checkout_applied
 from sip2.errors import OutcomeUnknown, SIP2ConnectionError, SIP2Error, TLSVerificationError
 from sip2.fields import Summary
 
@@ -121,10 +121,19 @@ def _failed(ref: str, kind: FailureKind, detail: str) -> IlsFailed:
     return IlsFailed(ref, Failure(kind, detail))
 
 
-class _Verdict(enum.Enum):
-    APPLIED = "applied"
-    NOT_APPLIED = "not applied"
-    UNKNOWN = "unknown"
+class _Scored:
+    """The questions that settle a lost answer, asked through the gateway's ``_call`` so they count in
+    the ILS's health like every other request."""
+
+    def __init__(self, gateway: SipGateway, client: SIP2Client) -> None:
+        self._call = gateway._call
+        self._client = client
+
+    def item_information(self, item_id: str) -> ItemInformationResponse:
+        return self._call(self._client.item_information, item_id)
+
+    def patron_information(self, patron_id: str, **kwargs: object) -> PatronInformationResponse:
+        return self._call(self._client.patron_information, patron_id, **kwargs)
 
 
 class _Health:
@@ -356,20 +365,22 @@ class SipGateway:
     def _settle_checkout(
         self, client: SIP2Client, command: CheckOut, lost: OutcomeUnknown
     ) -> LoanAnswered | IlsFailed:
-        """Find out whether a checkout whose answer was lost happened; resend at most once, and only
-        when the ILS proved it did not."""
+        """Find out whether a checkout whose answer was lost happened (the questions the replay asks
+        too: :func:`kiosk.sync.resolve.checkout_applied`); resend at most once, and only when the ILS
+        proved it did not."""
         log.warning("checkout of %s: %s; asking the ILS", command.item_id, lost)
+        questions = _Scored(self, client)
         for attempt in range(2):
-            verdict, details = self._loan_verdict(client, command)
-            if verdict is _Verdict.APPLIED:
-                title = details.title.strip() if details is not None else ""
-                due = (details.due_date or "").strip() if details is not None else ""
-                return LoanAnswered(command.ref, LoanAnswer(command.item_id, ok=True, title=title, due=due))
-            if verdict is _Verdict.UNKNOWN:
+            found = checkout_applied(questions, command.item_id, command.patron_id, pin=command.pin or "")
+            if found.verdict is Verdict.APPLIED:
+                answer = LoanAnswer(command.item_id, ok=True, title=found.title or "", due=found.due_date or "")
+                return LoanAnswered(command.ref, answer)
+            if found.verdict is Verdict.UNDECIDABLE:
+                log.info("checkout of %s: %s", command.item_id, found.evidence)
                 break
             if attempt == 1:
                 return _failed(command.ref, FailureKind.UNREACHABLE, _LOST_TWICE.format("checkout"))
-            log.info("checkout of %s was not applied; sending it once more", command.item_id)
+            log.info("checkout of %s was not applied (%s); sending it once more", command.item_id, found.evidence)
             try:
                 response = self._checkout(client, command)
             except OutcomeUnknown:
@@ -378,32 +389,6 @@ class SipGateway:
                 return _failed(command.ref, FailureKind.UNREACHABLE, f"checkout not applied: {exc}")
             return LoanAnswered(command.ref, loan_answer(command.item_id, response))
         return _failed(command.ref, FailureKind.OUTCOME_UNKNOWN, f"{lost}; {_UNSETTLED}")
-
-    def _loan_verdict(
-        self, client: SIP2Client, command: CheckOut
-    ) -> tuple[_Verdict, ItemInformationResponse | None]:
-        """Whether the item is on loan to this patron now.
-
-        63's charged list is the proof either way (17 does not say to whom an item is charged):
-        listed means applied; a complete list without it means not applied. When 63 cannot tell
-        (no answer, a list cut short), an item 17 reports as not charged at all was not lent either.
-        """
-        details = self._item_details(client, command.item_id)
-        try:
-            info = self._charged_items(client, command.patron_id, command.pin)
-        except SIP2Error as exc:
-            log.info("patron information while settling a checkout failed: %s", exc)
-            info = None
-        if info is not None:
-            charged = [i.strip() for i in info.charged_items]
-            if command.item_id in charged:
-                return _Verdict.APPLIED, details
-            if info.valid_patron_password is not False and len(charged) >= (info.charged_items_count or 0):
-                return _Verdict.NOT_APPLIED, details
-        status = details.circulation_status if details is not None else None
-        if status is not None and status not in CHARGED_STATUSES:
-            return _Verdict.NOT_APPLIED, details
-        return _Verdict.UNKNOWN, details
 
     def renew(self, command: Renew) -> LoanAnswered | IlsFailed:
         try:

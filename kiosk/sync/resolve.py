@@ -11,6 +11,11 @@ the transaction would have changed:
 * renewal: the item is charged either way, so 17's due date is compared with the one read just
   before the request was sent (:func:`pre_image`, kept in the journal as ``due_before``).
 
+The same questions settle a lost answer while the patron is still at the kiosk
+(:class:`kiosk.ils.gateway.SipGateway`, with the patron's PIN for 63 where the ILS wants one) and a
+transaction left in the journal (the replay, without one): :func:`checkout_applied`,
+:func:`checkin_applied` and :func:`renewal_applied` are shared by both.
+
 This reads the state of one item, so it assumes nothing else touched that item between the request
 and the question (the replay sends at most one transaction per item in flight, and the question
 follows within seconds). Two states cannot be told apart and are documented rather than guessed:
@@ -20,21 +25,37 @@ that was not on loan reads as applied (in both cases the ILS already shows the e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from kiosk.ils.answers import CHARGED_STATUSES
 from kiosk.sync.journal import Journal, Kind, Transaction
 from sip2.fields import CirculationStatus, Summary
 
 if TYPE_CHECKING:
-    from sip2.client import SIP2Client
-    from sip2.messages import ItemInformationResponse
+    from sip2.messages import ItemInformationResponse, PatronInformationResponse
+
+
+class IlsQuestions(Protocol):
+    """The two questions asked (a :class:`~sip2.client.SIP2Client`, or a wrapper that keeps score)."""
+
+    def item_information(self, item_id: str) -> ItemInformationResponse: ...
+
+    def patron_information(
+        self,
+        patron_id: str,
+        *,
+        pin: str | None = ...,
+        summary: Summary = ...,
+        start_item: int | None = ...,
+        end_item: int | None = ...,
+    ) -> PatronInformationResponse: ...
+
 
 #: 18 circulation statuses that mean "on loan to someone".
-CHARGED = frozenset(
-    {CirculationStatus.CHARGED, CirculationStatus.CHARGED_NOT_TO_BE_RECALLED, CirculationStatus.RECALLED}
-)
+CHARGED = CHARGED_STATUSES
 #: Charged items asked for per 63 (BP/BQ), and how many pages before giving up.
 PAGE = 50
 MAX_PAGES = 40
@@ -72,83 +93,126 @@ def _due(info: ItemInformationResponse) -> str | None:
     return (info.due_date or "").strip() or None
 
 
-def pre_image(client: SIP2Client, item_id: str) -> str:
+def pre_image(client: IlsQuestions, item_id: str) -> str:
     """What a renewal is later judged against: the item's due date now ('' when it has none).
     Read it just before sending the renewal, and journal it with the intent or the claim."""
     return _due(client.item_information(item_id)) or ""
 
 
-def resolve(transaction: Transaction, client: SIP2Client) -> Resolution:
+def resolve(transaction: Transaction, client: IlsQuestions) -> Resolution:
     """Ask the ILS whether ``transaction`` was applied. Raises the client's ``SIP2Error`` when the
     ILS cannot be asked (then the transaction stays in flight and is asked about later)."""
-    info = client.item_information(transaction.item_id)
+    if transaction.kind is Kind.CHECKIN:
+        return checkin_applied(client, transaction.item_id)
+    if transaction.kind is Kind.RENEW:
+        return renewal_applied(client, transaction.item_id, transaction.due_before)
+    patron = transaction.patron_id
+    if not patron or patron.startswith("*"):
+        return _not_charged_or(
+            client.item_information(transaction.item_id),
+            transaction.item_id,
+            lambda info, title: Resolution(
+                Verdict.UNDECIDABLE, "17: on loan, but the patron id is no longer in the journal", title=title
+            ),
+        )
+    return checkout_applied(client, transaction.item_id, patron)
+
+
+def checkout_applied(client: IlsQuestions, item_id: str, patron_id: str, *, pin: str | None = None) -> Resolution:
+    """Is ``item_id`` on loan to ``patron_id`` now? 17 first (not charged: not applied), then 63's
+    charged list (17 does not say to whom). ``pin``: for an ILS that lists items only with it."""
+
+    def charged(info: ItemInformationResponse, title: str | None) -> Resolution:
+        listed, evidence = charged_to(client, patron_id, item_id, pin=pin)
+        evidence = f"17: on loan; {evidence}"
+        if listed is None:
+            return Resolution(Verdict.UNDECIDABLE, evidence, title=title)
+        if listed:
+            return Resolution(Verdict.APPLIED, evidence, due_date=_due(info), title=title)
+        return Resolution(Verdict.NOT_APPLIED, evidence, title=title)
+
+    return _not_charged_or(client.item_information(item_id), item_id, charged)
+
+
+def checkin_applied(client: IlsQuestions, item_id: str) -> Resolution:
+    """Is ``item_id`` off loan now? 17 tells."""
+    info = client.item_information(item_id)
+    title = info.title.strip() or None
+    if _unknown_item(info):
+        return Resolution(Verdict.NOT_APPLIED, f"17: the ILS does not know item {item_id}")
+    if info.circulation_status in CHARGED:
+        return Resolution(Verdict.NOT_APPLIED, "17: the item is still on loan", title=title)
+    return Resolution(Verdict.APPLIED, f"17: the item is not on loan (status {_status(info)})", title=title)
+
+
+def renewal_applied(client: IlsQuestions, item_id: str, due_before: str | None) -> Resolution:
+    """Did the due date of ``item_id`` move from ``due_before`` (see :func:`pre_image`)?"""
+    return _not_charged_or(
+        client.item_information(item_id), item_id, lambda info, title: _renewal(due_before, info, title)
+    )
+
+
+def _not_charged_or(
+    info: ItemInformationResponse, item_id: str, charged: Callable[[ItemInformationResponse, str | None], Resolution]
+) -> Resolution:
+    """A checkout or renewal did not happen to an item the ILS does not know or has not on loan;
+    otherwise ``charged`` decides."""
     title = info.title.strip() or None
     if _unknown_item(info):
         # The ILS refuses every transaction on an item it does not know: nothing can have changed.
-        return Resolution(Verdict.NOT_APPLIED, f"17: the ILS does not know item {transaction.item_id}")
-    charged = info.circulation_status in CHARGED
-    if transaction.kind is Kind.CHECKIN:
-        if charged:
-            return Resolution(Verdict.NOT_APPLIED, "17: the item is still on loan", title=title)
-        return Resolution(Verdict.APPLIED, f"17: the item is not on loan (status {_status(info)})", title=title)
-    if not charged:
-        return Resolution(
-            Verdict.NOT_APPLIED, f"17: the item is not on loan (status {_status(info)})", title=title
-        )
-    if transaction.kind is Kind.RENEW:
-        return _renewal(transaction, info, title)
-    return _checkout(transaction, client, info, title)
+        return Resolution(Verdict.NOT_APPLIED, f"17: the ILS does not know item {item_id}")
+    if info.circulation_status not in CHARGED:
+        return Resolution(Verdict.NOT_APPLIED, f"17: the item is not on loan (status {_status(info)})", title=title)
+    return charged(info, title)
 
 
-def _renewal(transaction: Transaction, info: ItemInformationResponse, title: str | None) -> Resolution:
+def _renewal(due_before: str | None, info: ItemInformationResponse, title: str | None) -> Resolution:
     due = _due(info) or ""
-    if transaction.due_before is None:
+    if due_before is None:
         return Resolution(
-            Verdict.UNDECIDABLE, "17: on loan, but no due date was recorded before the renewal was sent",
-            due_date=due or None, title=title,
+            Verdict.UNDECIDABLE,
+            "17: on loan, but no due date was recorded before the renewal was sent",
+            due_date=due or None,
+            title=title,
         )
-    if due != transaction.due_before:
+    if due != due_before:
         return Resolution(
-            Verdict.APPLIED, f"17: due date moved from {transaction.due_before or 'none'} to {due or 'none'}",
-            due_date=due or None, title=title,
+            Verdict.APPLIED,
+            f"17: due date moved from {due_before or 'none'} to {due or 'none'}",
+            due_date=due or None,
+            title=title,
         )
     return Resolution(Verdict.NOT_APPLIED, f"17: due date still {due or 'none'}", due_date=due or None, title=title)
 
 
-def _checkout(
-    transaction: Transaction, client: SIP2Client, info: ItemInformationResponse, title: str | None
-) -> Resolution:
-    patron = transaction.patron_id
-    if not patron or patron.startswith("*"):
-        return Resolution(Verdict.UNDECIDABLE, "17: on loan, but the patron id is no longer in the journal",
-                          title=title)
-    listed, evidence = charged_to(client, patron, transaction.item_id)
-    evidence = f"17: on loan; {evidence}"
-    if listed is None:
-        return Resolution(Verdict.UNDECIDABLE, evidence, title=title)
-    if listed:
-        return Resolution(Verdict.APPLIED, evidence, due_date=_due(info), title=title)
-    return Resolution(Verdict.NOT_APPLIED, evidence, title=title)
-
-
-def charged_to(client: SIP2Client, patron_id: str, item_id: str) -> tuple[bool | None, str]:
+def charged_to(
+    client: IlsQuestions, patron_id: str, item_id: str, *, pin: str | None = None
+) -> tuple[bool | None, str]:
     """Whether ``item_id`` is among the patron's charged items (63), paging with BP/BQ when the ILS
     sends the list in parts. None when the ILS gives fewer items than its own count says (no
-    password, a list cut short), because absence from a partial list proves nothing."""
+    password, a list cut short), or refused the ``pin`` it was given, because absence from a partial
+    list proves nothing."""
     seen: list[str] = []
     count = 0
     for _ in range(MAX_PAGES):
         start = len(seen) + 1
         answer = client.patron_information(
-            patron_id, summary=Summary.CHARGED_ITEMS, start_item=start, end_item=start + PAGE - 1
+            patron_id,
+            pin="" if pin is None else pin,
+            summary=Summary.CHARGED_ITEMS,
+            start_item=start,
+            end_item=start + PAGE - 1,
         )
         if answer.valid_patron is False:
             return False, "63: the ILS does not know the patron"
+        refused = pin is not None and answer.valid_patron_password is False
         count = max(count, answer.charged_items_count or 0)
         new = [i.strip() for i in answer.charged_items if i.strip() and i.strip() not in seen]
         seen.extend(new)
         if item_id in seen:
             return True, f"63: among the patron's {count} charged items"
+        if refused:
+            return None, "63: the ILS refused the patron's password, so its list proves nothing"
         if len(seen) >= count:
             return False, f"63: not among the patron's {count} charged items"
         if not new:
@@ -156,7 +220,7 @@ def charged_to(client: SIP2Client, patron_id: str, item_id: str) -> tuple[bool |
     return None, f"63: the ILS listed {len(seen)} of the patron's {count} charged items, not this one"
 
 
-def settle(journal: Journal, transaction: Transaction, client: SIP2Client) -> tuple[Transaction, Resolution]:
+def settle(journal: Journal, transaction: Transaction, client: IlsQuestions) -> tuple[Transaction, Resolution]:
     """Resolve one in-flight transaction and record the verdict in the journal."""
     resolution = resolve(transaction, client)
     updated = journal.record_resolution(

@@ -116,6 +116,20 @@ def test_63_is_paged_with_bp_bq_and_a_list_cut_short_settles_nothing(
         Verdict.UNDECIDABLE, "17: on loan; 63: the ILS listed 2 of the patron's 5 charged items, not this one")
 
 
+def test_with_a_pin_the_ilss_refusal_of_it_makes_the_list_prove_nothing(client: SIP2Client) -> None:
+    # The kiosk settles a lost answer with the patron's PIN; a list given for a refused PIN (CQ N) may
+    # be empty or cut, so only a listed item counts.
+    patron = S.PATRON_VALID
+    on_loan = client.patron_information(patron.id, summary=Summary.CHARGED_ITEMS).charged_items[0]
+    assert charged_to(client, patron.id, S.ITEM_AVAILABLE, pin=patron.pin) == (
+        False, "63: not among the patron's 5 charged items")
+    assert charged_to(client, patron.id, S.ITEM_AVAILABLE, pin="0000") == (
+        None, "63: the ILS refused the patron's password, so its list proves nothing")
+    assert charged_to(client, patron.id, on_loan, pin=patron.pin) == (True, "63: among the patron's 5 charged items")
+    # this ILS withholds the list for a wrong PIN (as SIPServer and Koha do): even a loan is not seen
+    assert charged_to(client, patron.id, on_loan, pin="0000")[0] is None
+
+
 def test_an_unknown_patron_or_item_cannot_have_been_applied(
     sim: IlsSimulator, client: SIP2Client, journal: Journal
 ) -> None:
