@@ -12,7 +12,8 @@ together, so a kiosk process, the demo and the system tests all run the same wir
   returns chute's drops) and the security writes, tag programming and reader test;
 * the barcode scanner, the receipt printer with its status, the mailer;
 * the GPIO board (light tower, gate, returns slot and sensors) and the gate-alarm log, following the
-  runner's steps;
+  runner's steps; the core's ``OpenGate`` (a patron leaving with a loan, staff's "Open the gate")
+  reaches the gate relay through the runner's outputs;
 * at a returns bin, its memory (:mod:`kiosk.shell.returns_memory`): the bins' counts, the exceptions
   and the sorter's fault, read before the machine starts and written as they change.
 
@@ -61,7 +62,17 @@ from kiosk.shell.gpio_wiring import GpioShell, device_status
 from kiosk.shell.ils_watch import IlsWatch
 from kiosk.shell.inputs import ChuteFeed, scanner_feed, watcher_feed
 from kiosk.shell.kiosk_mode import KioskMode
-from kiosk.shell.outputs import BinDiverter, Mailer, NoDiverter, NoMailer, NoPrinter, Outputs, ReceiptPrinter
+from kiosk.shell.outputs import (
+    BinDiverter,
+    Gate,
+    Mailer,
+    NoDiverter,
+    NoGate,
+    NoMailer,
+    NoPrinter,
+    Outputs,
+    ReceiptPrinter,
+)
 from kiosk.shell.printer_status import PrinterStatusListener
 from kiosk.shell.returns_memory import ReturnsMemory, memory_path
 from kiosk.shell.tag_programming import TagProgrammer
@@ -263,7 +274,8 @@ class Station(Generic[S]):
             programmer = TagProgrammer(shared, scheme, owner_library=settings.rfid.owner_library or None,
                                        model=settings.rfid.model)
         diverter: BinDiverter = self.gpio.diverter if settings.gpio.diverter_bins else NoDiverter()
-        outputs = Outputs(printer=self.printer, mailer=self.mailer, diverter=diverter)
+        gate: Gate = self.gpio.gate if settings.gpio.gate_pin is not None else NoGate()
+        outputs = Outputs(printer=self.printer, mailer=self.mailer, diverter=diverter, gate=gate)
         self.runner = Runner(
             machine,  # type: ignore[arg-type]
             gateway=self.gateway, tags=tags, outputs=outputs, programmer=programmer,
@@ -562,10 +574,11 @@ class Station(Generic[S]):
 
 def _staff_machine(settings: Settings) -> StaffMachine:
     """Staff mode with the site's PIN check and timings (``[staff]``); without a PIN hash every PIN
-    is refused, which is the safe default (:func:`kiosk.staff_pin.verifier`)."""
-    staff = settings.staff
+    is refused, which is the safe default (:func:`kiosk.staff_pin.verifier`). "Open the gate" is
+    offered where a gate relay opens on request ("pulse" mode); a held gate is already open."""
+    staff, gpio = settings.staff, settings.gpio
     return StaffMachine(verifier(settings), max_attempts=staff.max_attempts, lockout_seconds=staff.lockout_seconds,
-                        idle_seconds=staff.idle_seconds)
+                        idle_seconds=staff.idle_seconds, gate=gpio.gate_pin is not None and gpio.gate_mode == "pulse")
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:

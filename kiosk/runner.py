@@ -9,8 +9,8 @@ returns go to worker lanes:
   in flight at once and each row updates when its own answer arrives;
 * ``rfid``: one thread, because a reader serves one frame at a time (the watcher shares it):
   security writes, staff's tag programming and the reader test;
-* ``printer``, ``mail``, ``diverter``: one thread each, so a slow SMTP server never holds up the
-  returns bin's diverter.
+* ``printer``, ``mail``, ``diverter``, ``gate``: one thread each, so a slow SMTP server never holds
+  up the returns bin's diverter, nor a receipt the exit barrier.
 
 Staff mode's out-of-service switch and "leave the kiosk" are the screen's business: the runner
 keeps the flag (:attr:`Runner.out_of_service`) and tells the :class:`~kiosk.shell.kiosk_mode.KioskMode`
@@ -44,6 +44,7 @@ from kiosk.circulation.commands import (
     EndPatronSession,
     LeaveKiosk,
     LookUpPatron,
+    OpenGate,
     PrintReceipt,
     PrintSlip,
     RouteToBin,
@@ -126,13 +127,13 @@ class _Lane:
 class Runner(Generic[S]):
     """Drives ``machine`` with events and performs its commands.
 
-    ``gateway`` answers ILS commands, ``tags`` performs SetSecurity, ``outputs`` prints, mails and
-    routes, ``programmer`` writes tags for staff, ``devices`` runs staff's device tests (by default
-    on ``tags``' reader and ``outputs``' printer); a missing one answers its commands with a failure
-    that says so. ``kiosk_mode`` is told about out-of-service and leaving. ``ils_workers`` defaults
-    to the gateway's session count. ``on_change(state)`` and ``on_step(event, state, commands)`` are
-    called on the runner thread (a Kivy UI hands the state to its own thread with ``Clock``);
-    ``on_signal(kind)`` receives sound/light cues.
+    ``gateway`` answers ILS commands, ``tags`` performs SetSecurity, ``outputs`` prints, mails,
+    routes and opens the gate, ``programmer`` writes tags for staff, ``devices`` runs staff's device
+    tests (by default on ``tags``' reader and ``outputs``' printer); a missing one answers its
+    commands with a failure that says so. ``kiosk_mode`` is told about out-of-service and leaving.
+    ``ils_workers`` defaults to the gateway's session count. ``on_change(state)`` and
+    ``on_step(event, state, commands)`` are called on the runner thread (a Kivy UI hands the state
+    to its own thread with ``Clock``); ``on_signal(kind)`` receives sound/light cues.
     """
 
     def __init__(
@@ -358,9 +359,9 @@ class Runner(Generic[S]):
             self._job(
                 "rfid", lambda: self._security(command), lambda exc: self._security_failure(command, exc)
             )
-        elif isinstance(command, PrintReceipt | PrintSlip | EmailReceipt | RouteToBin):
+        elif isinstance(command, PrintReceipt | PrintSlip | EmailReceipt | RouteToBin | OpenGate):
             output: OutputCommand = command
-            lane = {EmailReceipt: "mail", RouteToBin: "diverter"}.get(type(command), "printer")
+            lane = {EmailReceipt: "mail", RouteToBin: "diverter", OpenGate: "gate"}.get(type(command), "printer")
             self._job(
                 lane, lambda: self._outputs.perform(output), lambda exc: failure(output, f"error: {exc}")
             )

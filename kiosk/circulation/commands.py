@@ -120,6 +120,18 @@ class RouteToBin:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenGate:
+    """Open the exit barrier or security gate once (in "pulse" mode the relay pulses for
+    ``[gpio] gate_pulse_seconds``). → GateOpened.
+
+    The patron session asks for it when a patron leaves with a loan, staff mode when staff press
+    "Open the gate". A kiosk with no gate, or with one held open while in service ("hold" mode),
+    answers ``ok=False`` with the reason and nothing moves."""
+
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
 class StartTimer:
     """→ TimerFired(name) after ``seconds``, unless cancelled or restarted first."""
 
@@ -180,6 +192,6 @@ class LeaveKiosk:
 
 Command = (
     LookUpPatron | CheckOut | Renew | RenewAll | CheckIn | EndPatronSession | SetSecurity | PrintReceipt
-    | EmailReceipt | PrintSlip | RouteToBin | StartTimer | CancelTimer | Signal
+    | EmailReceipt | PrintSlip | RouteToBin | OpenGate | StartTimer | CancelTimer | Signal
     | WriteTag | TestDevice | SetOutOfService | LeaveKiosk
 )

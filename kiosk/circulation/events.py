@@ -179,6 +179,16 @@ class Routed:
 
 
 @dataclass(frozen=True, slots=True)
+class GateOpened:
+    """Answer to OpenGate: ``ok`` when the relay was pulsed; otherwise ``detail`` says why not (no
+    gate, GPIO unavailable, a gate in "hold" mode)."""
+
+    ref: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SessionEnded:
     ref: str
 
@@ -204,6 +214,6 @@ class DeviceTested:
 Event = (
     CardPresented | PinEntered | ItemScanned | WrongBarcode | PadChanged | Pressed | TimerFired
     | ItemDropped | BinFull | IlsHealth | PatronLookedUp | LoanAnswered | ReturnAnswered | RenewAllAnswered
-    | IlsFailed | SecuritySet | Printed | Emailed | Routed | SessionEnded | DeviceStatus
+    | IlsFailed | SecuritySet | Printed | Emailed | Routed | GateOpened | SessionEnded | DeviceStatus
     | OfflineQueueChanged | TagWritten | DeviceTested | GateAlarm
 )

@@ -22,7 +22,11 @@ What the kiosk promises, and where it is kept:
   request or a tag write is out (FINISHING waits for them);
 * nothing about the patron outlives the session: the state after it is the initial state, except
   what is physically on the pad (so items left there are not charged to the next patron), the
-  staff counters (``tally``, ``seq``) and the printer's last report (``printer_ok``).
+  staff counters (``tally``, ``seq``) and the printer's last report (``printer_ok``);
+* the exit barrier opens (one ``OpenGate``) when a session ends with the patron taking a loan away
+  (:func:`leaves_with_loans`): the patron was told it is theirs, whether the ILS confirmed it or the
+  journal recorded it offline. A session that lent nothing (refused, failed, returns only) opens
+  nothing: whether a barrier lets someone out is policy, so it is decided here.
 
 The kiosk's devices reach the session as events too: ``DeviceStatus("printer", ...)`` decides whether
 "print" is offered (policy, so here and not in the UI), and ``GateAlarm`` shows a notice for
@@ -52,6 +56,7 @@ from kiosk.circulation.commands import (
     EmailReceipt,
     EndPatronSession,
     LookUpPatron,
+    OpenGate,
     PrintReceipt,
     ReceiptLine,
     Renew,
@@ -762,9 +767,12 @@ class PatronSessionMachine:
         )
 
     def _end(self, state: SessionState, out: _Out) -> SessionState:
-        """End the patron session at the ILS, then forget the patron entirely."""
+        """End the patron session at the ILS, open the barrier for a patron leaving with a loan, then
+        forget the patron entirely."""
         out.emit(EndPatronSession(out.ref("end"), state.patron_id, state.pin),
                  CancelTimer(INACTIVITY), CancelTimer(MORE_TIME))
+        if leaves_with_loans(state):
+            out.emit(OpenGate(out.ref("gate")))
         return replace(_fresh(state), tally=_count(state), left_behind=state.pad.item_ids())
 
     # --- rows to commands -------------------------------------------------------------------------
@@ -797,6 +805,29 @@ class PatronSessionMachine:
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+_LENT = frozenset({RowState.DONE, RowState.UNTAGGED})
+"""Borrow rows whose item the patron was told is theirs: ``DONE`` (security released and read back)
+and ``UNTAGGED`` (no tag to release). Both follow an ILS confirmation or an offline journal entry."""
+
+
+def leaves_with_loans(state: SessionState) -> bool:
+    """The patron takes at least one item away on loan: the barrier must let them out.
+
+    An item counts when its latest word in the session is a loan the patron was told is theirs
+    (:data:`_LENT`), a renewal of a book on the pad included (they carry it out); one they then
+    returned in the same session stays behind. A loan still waiting for its security, refused,
+    unreachable or of unknown outcome does not count (the patron was not told it is lent, and its
+    tag would alarm the gate anyway), nor does a renewal from the loans list (no item in hand).
+    """
+    lent: dict[str, bool] = {}
+    for row in state.rows:  # in the order they were made: a later row is the later word
+        if row.kind is RowKind.BORROW and row.confirmed and row.state in _LENT:
+            lent[row.item_id] = True
+        elif row.kind is RowKind.RETURN and row.confirmed:
+            lent[row.item_id] = False
+    return any(lent.values())
 
 
 def _fresh(state: SessionState) -> SessionState:

@@ -1,5 +1,6 @@
 """Staff mode: PIN with lockout, device status, offline queue, device tests, out-of-service, leave
-the kiosk, and tag programming (converting a collection to RFID).
+the kiosk, open the gate (someone stuck at the exit barrier), and tag programming (converting a
+collection to RFID).
 
 The PIN check is injected (``verify_pin``: the config holds a hash, checked by a later issue) and
 the PIN itself is never kept in the state. Tag programming is a small loop the state shows step by
@@ -21,6 +22,7 @@ from kiosk.circulation.commands import (
     CancelTimer,
     Command,
     LeaveKiosk,
+    OpenGate,
     SetOutOfService,
     Signal,
     StartTimer,
@@ -31,6 +33,7 @@ from kiosk.circulation.events import (
     DeviceStatus,
     DeviceTested,
     Event,
+    GateOpened,
     IlsHealth,
     ItemScanned,
     OfflineQueueChanged,
@@ -57,11 +60,16 @@ MESSAGES: dict[str, str] = {
     "staff.program.write_failed": "Writing failed ({detail}): retry, or place another tag",
     "staff.program.done": "{item_id} programmed ({tags} tags)",
     "staff.program.finish_set": "Finish this set (part {part} of {parts}) or cancel it first",
+    "staff.gate_opening": "Opening the gate…",
+    "staff.gate_opened": "The gate was opened",
+    "staff.gate_failed": "The gate did not open ({detail})",
 }
 
 LOCKOUT_TIMER = "staff.lockout"
 IDLE_TIMER = "staff.idle"
 MAX_PARTS = 255  # the most any library tag data model can hold in its parts-in-set element
+OPEN_GATE = "open_gate"
+"""The menu's ``Pressed`` action that opens the exit barrier once; offered only where a gate is wired."""
 
 
 class Screen(StrEnum):
@@ -151,10 +159,19 @@ class StaffState:
     done_uids: frozenset[bytes] = frozenset()  # their tags: never taken for a new item
     notice: tuple[str, dict[str, str]] | None = None  # message id + parameters
     next_ref: int = 1
+    # Menu entries (``Pressed("open", name)`` names, and OPEN_GATE) this station does not offer: the
+    # station machine decides, staff mode refuses them and the menu screen leaves them out. The gate
+    # is withheld unless the machine was told one is wired (StaffMachine's ``gate``).
+    withheld: frozenset[str] = frozenset({OPEN_GATE})
+    gate_ref: str = ""  # the OpenGate staff asked for, until its answer
 
     @property
     def logged_in(self) -> bool:
         return self.screen not in (Screen.CLOSED, Screen.PIN)
+
+    def offers(self, entry: str) -> bool:
+        """Whether the menu offers ``entry`` here (the menu screen shows only what this says)."""
+        return entry not in self.withheld
 
 
 class StaffMachine:
@@ -162,7 +179,8 @@ class StaffMachine:
 
     ``max_attempts`` wrong PINs in a row lock staff login for ``lockout_seconds`` (the
     TimerFired ends it); ``idle_seconds`` without a staff action log staff out, so a kiosk left in
-    staff mode does not stay open to the next passer-by.
+    staff mode does not stay open to the next passer-by. ``gate``: an exit barrier staff may open
+    is wired (a gate relay in "pulse" mode); without one the menu withholds :data:`OPEN_GATE`.
     """
 
     def __init__(
@@ -172,14 +190,17 @@ class StaffMachine:
         max_attempts: int = 3,
         lockout_seconds: float = 300.0,
         idle_seconds: float = 120.0,
+        gate: bool = False,
     ) -> None:
         self.verify_pin = verify_pin
         self.max_attempts = max_attempts
         self.lockout_seconds = lockout_seconds
         self.idle_seconds = idle_seconds
+        self.gate = gate
 
     def start(self) -> tuple[StaffState, list[Command]]:
-        return StaffState(), []
+        state = StaffState()
+        return (replace(state, withheld=state.withheld - {OPEN_GATE}) if self.gate else state), []
 
     def step(self, state: StaffState, event: Event) -> tuple[StaffState, list[Command]]:
         # What devices report is kept whatever the screen.
@@ -197,6 +218,8 @@ class StaffMachine:
                 return replace(state, locked_out=False, failures=0, notice=None), []
             case TimerFired(name=name) if name == IDLE_TIMER and state.screen is not Screen.CLOSED:
                 return self._close(state), []
+            case GateOpened(ref=ref) if state.gate_ref and ref == state.gate_ref:
+                return self._gate_answered(state, event), []
             case PadChanged() if state.screen is Screen.CLOSED:
                 return state, []  # the patron's pad (cards, loans) is none of staff mode's business
             case PadChanged() if not (state.screen is Screen.PROGRAM and state.job.step is not Step.WRITING):
@@ -251,6 +274,7 @@ class StaffMachine:
             devices=state.devices,
             offline_queue=state.offline_queue,
             next_ref=state.next_ref,
+            withheld=state.withheld,
         )
 
     def _idle_timer(self) -> StartTimer:
@@ -275,7 +299,7 @@ class StaffMachine:
 
     def _menu(self, state: StaffState, event: Event) -> tuple[StaffState, list[Command]]:
         match event:
-            case Pressed(action="open", arg=name) if name in _MENU_ENTRIES:
+            case Pressed(action="open", arg=name) if name in _MENU_ENTRIES and state.offers(name):
                 screen = _MENU_ENTRIES[name]
                 state = replace(state, screen=screen, notice=None, test=None)
                 if screen in _TESTS:
@@ -286,7 +310,19 @@ class StaffMachine:
             case Pressed(action="out_of_service"):
                 on = not state.out_of_service
                 return replace(state, out_of_service=on), [SetOutOfService(on)]
+            case Pressed(action="open_gate") if state.offers(OPEN_GATE):
+                ref, state = _new_ref(state)
+                return replace(state, gate_ref=ref, notice=("staff.gate_opening", {})), [OpenGate(ref)]
         return state, []
+
+    @staticmethod
+    def _gate_answered(state: StaffState, event: GateOpened) -> StaffState:
+        """Say on the menu whether the gate opened: staff sent there for someone stuck at the barrier
+        must know whether to go and help. Answered after staff left the menu, it only closes the request."""
+        if state.screen is not Screen.MENU:
+            return replace(state, gate_ref="")
+        notice = ("staff.gate_opened", {}) if event.ok else ("staff.gate_failed", {"detail": event.detail})
+        return replace(state, gate_ref="", notice=notice)
 
     def _sub_screen(self, state: StaffState, event: Event) -> tuple[StaffState, list[Command]]:
         match event:

@@ -11,8 +11,9 @@ Routing (both stations):
 
 * ``DeviceStatus``, ``IlsHealth``, ``OfflineQueueChanged``: to both machines (the patron's machine
   first); ``IlsHealth.connected`` is also the station's ``online``;
-* ``TagWritten``, ``DeviceTested``, and timers named ``staff.*``: to staff mode; other timers to the
-  patron's machine;
+* ``TagWritten``, ``DeviceTested``, ``GateOpened``, and timers named ``staff.*``: to staff mode;
+  other timers to the patron's machine (the patron session asks for a gate opening too, but needs no
+  answer: staff mode takes only the answer to its own request);
 * touches and inputs (``Pressed``, ``PinEntered``, ``ItemScanned``, ``WrongBarcode``, ``CardPresented``,
   ``PadChanged``): to staff mode only while it is open (``staff.screen`` is not CLOSED). Closed,
   ``Pressed("staff")`` opens it — at the self-check kiosk only between patrons (session IDLE or
@@ -37,6 +38,7 @@ from kiosk.circulation.events import (
     DeviceStatus,
     DeviceTested,
     Event,
+    GateOpened,
     IlsHealth,
     ItemScanned,
     OfflineQueueChanged,
@@ -73,9 +75,12 @@ ITEM_INPUTS = frozenset({"reader", "scanner"})
 STAFF_TIMERS = "staff."  # prefix of staff mode's timer names
 BIN_ACTIONS = frozenset({"bin_emptied", "fault_cleared", "exceptions_cleared"})
 """The returns bin's Pressed actions: staff's, taken only while staff are logged in."""
+RETURNS_STATION_WITHHOLDS = frozenset({"program"})
+"""Staff-menu entries a returns station does not offer. Tag programming waits for a tag lying on the
+pad, but a returns station's reader sits in the chute and reports only drops: no tag would ever come."""
 
 _REPORTS = (DeviceStatus, IlsHealth, OfflineQueueChanged)
-_STAFF_ANSWERS = (TagWritten, DeviceTested)
+_STAFF_ANSWERS = (TagWritten, DeviceTested, GateOpened)
 _INPUTS = (Pressed, PinEntered, ItemScanned, WrongBarcode, CardPresented, PadChanged)
 _BETWEEN_PATRONS = (Phase.IDLE, Phase.REFUSED)  # no patron session under way
 
@@ -286,7 +291,8 @@ class ReturnsStationMachine:
     shell closes the slot. Items already through the slot are processed whatever happens: they are
     physically inside. The bin's own actions (``BIN_ACTIONS``: a bin emptied, the sorter's fault or
     the exceptions list cleared) are staff's: they are taken only while staff are logged in, so a
-    passer-by at the bin's screen cannot clear what staff must see.
+    passer-by at the bin's screen cannot clear what staff must see. Staff mode's menu leaves out what
+    cannot work at a bin (``RETURNS_STATION_WITHHOLDS``).
     """
 
     def __init__(self, returns: ReturnsBinMachine, staff: StaffMachine, *, offline_mode: str,
@@ -300,6 +306,7 @@ class ReturnsStationMachine:
     def start(self) -> tuple[ReturnsStationState, list[Command]]:
         returns, returns_commands = self.returns.start()
         staff, staff_commands = self.staff.start()
+        staff = replace(staff, withheld=staff.withheld | RETURNS_STATION_WITHHOLDS)
         state = ReturnsStationState(returns=returns, staff=staff, languages=self.languages)
         return self._judged(state), [*returns_commands, *staff_commands]
 

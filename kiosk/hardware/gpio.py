@@ -472,9 +472,10 @@ class GpioBoard:
 
 @dataclass
 class GateRelay:
-    """The security gate or exit barrier's relay. In "pulse" mode :meth:`open` pulses it for
-    ``gate_pulse_seconds``; in "hold" mode it follows the kiosk's in-service state
-    (:meth:`GpioBoard.show`) and :meth:`open` does nothing."""
+    """The security gate or exit barrier's relay (:class:`kiosk.shell.outputs.Gate`). In "pulse" mode
+    :meth:`open` pulses it for ``gate_pulse_seconds``: the runner calls it for the core's ``OpenGate``
+    (a patron leaving with a loan, staff's "Open the gate"). In "hold" mode it follows the kiosk's
+    in-service state (:meth:`GpioBoard.show`) and :meth:`open` does nothing."""
 
     board: GpioBoard
 

@@ -88,7 +88,8 @@ class GpioSettings:
     gate_pin: int | None = setting(None, check=bcm_pin(), doc="security gate / exit barrier relay")
     gate_active_high: bool = setting(True, check=boolean(), doc="the gate relay switches on a high output")
     gate_mode: str = setting(
-        "pulse", check=one_of("pulse", "hold"), doc="pulse on open, or hold while the kiosk is in service"
+        "pulse", check=one_of("pulse", "hold"),
+        doc="pulse per opening (a patron leaving with a loan, staff), or hold while the kiosk is in service",
     )
     gate_pulse_seconds: float = setting(1.0, check=positive_number(), doc="length of the gate relay's pulse")
 

@@ -40,6 +40,8 @@ from kiosk import __version__
 
 if TYPE_CHECKING:
     from kiosk.config import LoadedConfig, Settings
+    from kiosk.hardware.rfid.readers.base import TagInfo
+    from kiosk.hardware.rfid.settings import RfidSettings
 
 
 class Status(StrEnum):
@@ -348,6 +350,7 @@ def check_reader(ctx: Context) -> list[Result]:
     reported = _reported(ctx, "reader", "RFID reader")
     if reported is not None:
         return [reported]
+    from kiosk.circulation.session_text import masked
     from kiosk.hardware.rfid.models.detect import decode_tag
     from kiosk.hardware.rfid.readers.base import ReaderError
     from kiosk.hardware.rfid.settings import reader_from
@@ -364,7 +367,10 @@ def check_reader(ctx: Context) -> list[Result]:
         if not tags:
             return [Result("RFID reader", Status.OK, f"{rfid.driver} reader answers; no tag on it (put an item on "
                            "the pad and run again to test reading one)")]
-        tag = tags[0]
+        labels = [t for t in tags if t.tag_type == LABEL_TAG_TYPE]
+        if not labels:  # a card (PC/SC names its kind from the ATR): nothing on it to read
+            return [_card_on_pad(rfid, tags[0])]
+        tag = labels[0]
         decoded = decode_tag(reader.read_memory(tag.uid), tag.dsfid)
     except ReaderError as exc:
         return [Result("RFID reader", Status.FAIL, str(exc), hint)]
@@ -374,8 +380,47 @@ def check_reader(ctx: Context) -> list[Result]:
     if item is None:
         return [Result("RFID reader", Status.WARN, f"{len(tags)} tag(s) seen; tag {tag.uid_hex} read but not a "
                        f"library tag: {getattr(decoded, 'reason', '')}", "is it tagged for this library?")]
+    if getattr(decoded, "is_patron_card", False):  # an ISO 28560 patron card: its "item" is a card number
+        return [Result("RFID reader", Status.OK, f"{len(tags)} tag(s) seen; a patron card read: number "
+                       f"{masked(item)} ({decoded.model})")]
     return [Result("RFID reader", Status.OK, f"{len(tags)} tag(s) seen; tag {tag.uid_hex} read: item {item} "
                    f"({decoded.model})")]
+
+
+#: ``TagInfo.tag_type`` of a library label (ISO 15693): the only kind the doctor reads.
+LABEL_TAG_TYPE = "iso15693"
+_TRY_A_TAG = "put an item's tag on the pad, alone, and run again to test reading one"
+
+
+def _card_on_pad(rfid: RfidSettings, tag: TagInfo) -> Result:
+    """A card, not a library label, on the pad: the reader works, but there is no tag data to read.
+
+    An ISO 14443 card (MIFARE, DESFire) is a patron card when ``[rfid] patron_card_uid`` says how its
+    UID is written as a card number; that number is a patron id, so only its last four characters are
+    shown, and the UID never is (it *is* the number, in another notation).
+    """
+    from kiosk.circulation.session_text import masked
+    from kiosk.hardware.rfid.patron_card_uid import ISO14443_TAG_TYPES, CardUidError
+    from kiosk.hardware.rfid.settings import patron_cards_from
+
+    answers = f"{rfid.driver} reader answers"
+    if tag.tag_type not in ISO14443_TAG_TYPES:
+        return Result("RFID reader", Status.WARN, f"{answers}; the card on the pad ({tag.tag_type}) is neither a "
+                      "library tag nor an ISO 14443 card", _TRY_A_TAG)
+    card = f"an ISO 14443 card ({tag.tag_type}) on the pad"
+    ids = patron_cards_from(rfid)
+    if not ids.enabled:
+        return Result("RFID reader", Status.WARN, f'{answers}; {card}, not a library tag: with rfid.patron_card_uid '
+                      '= "none" the kiosk shows it as unreadable',
+                      f"{_TRY_A_TAG}; if the library's patron cards are such cards, set rfid.patron_card_uid "
+                      "to how the card system writes their UID")
+    try:
+        number = ids.patron_id(tag.uid)
+    except CardUidError as exc:
+        return Result("RFID reader", Status.WARN, f"{answers}; {card} whose UID is no card number: {exc}",
+                      _TRY_A_TAG)
+    return Result("RFID reader", Status.OK, f"{answers}; {card}: a patron card, number {masked(number)} "
+                  f"(rfid.patron_card_uid = {rfid.patron_card_uid!r}); {_TRY_A_TAG}")
 
 
 def check_scanner(ctx: Context) -> list[Result]:

@@ -6,7 +6,8 @@ What goes where:
   the light tower, the slot lock and a held gate show :func:`~kiosk.shell.indication.indicate` of
   the condition the steps add up to (``SetOutOfService`` → red);
 * ``RouteToBin`` reaches the diverter through ``Outputs(diverter=shell.diverter)``, on the runner's
-  diverter lane like any other diverter;
+  diverter lane like any other diverter, and ``OpenGate`` the gate relay through
+  ``Outputs(gate=shell.gate)`` (a pulse in "pulse" mode; a held gate is left as it is);
 * inputs become core events for the returns bin's runner (``submit``): bin sensors → ``BinFull``,
   beam breaks (with the chute reader's drops through :attr:`GpioShell.chute_submit`) →
   ``ItemDropped``; gate alarms go to the :class:`~kiosk.shell.gate_alarm.GateAlarmLog`, which logs
@@ -29,7 +30,7 @@ from typing import Any
 from kiosk.circulation import events as core
 from kiosk.circulation.commands import Command
 from kiosk.circulation.events import DeviceStatus, Event
-from kiosk.hardware.gpio import BinSensor, DropDetected, GateAlarm, GpioBoard, GpioDiverter, GpioEvent
+from kiosk.hardware.gpio import BinSensor, DropDetected, GateAlarm, GateRelay, GpioBoard, GpioDiverter, GpioEvent
 from kiosk.hardware.gpio_settings import GpioSettings
 from kiosk.hardware.health import DeviceHealth, HealthRegistry, HealthState
 from kiosk.shell.gate_alarm import GateAlarmLog
@@ -53,7 +54,7 @@ def device_status(health: DeviceHealth) -> DeviceStatus:
 
 class GpioShell:
     """One kiosk's GPIO, wired (see the module docstring). Build it, build the runner with
-    ``outputs=Outputs(diverter=shell.diverter)`` and ``on_step=shell.on_step``, start the runner,
+    ``outputs=Outputs(diverter=shell.diverter, gate=shell.gate)`` and ``on_step=shell.on_step``, start the runner,
     then :meth:`start` the shell with the runner's ``submit``; :meth:`close` on the way out."""
 
     def __init__(
@@ -82,6 +83,10 @@ class GpioShell:
     @property
     def diverter(self) -> GpioDiverter:
         return self.board.diverter
+
+    @property
+    def gate(self) -> GateRelay:
+        return self.board.gate
 
     @property
     def condition(self) -> KioskCondition:

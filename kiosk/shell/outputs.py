@@ -1,4 +1,5 @@
-"""Receipt printer, e-mail and the returns bin's diverter, each behind one small interface.
+"""Receipt printer, e-mail, the returns bin's diverter and the exit gate, each behind one small
+interface.
 
 The real drivers come with the printer and GPIO work (issue 6). Until a site configures one, the
 ``No...`` implementation answers every command with a failure that names what is missing, so the
@@ -12,8 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from kiosk.circulation.commands import EmailReceipt, PrintReceipt, PrintSlip, ReceiptLine, RouteToBin
-from kiosk.circulation.events import Emailed, Printed, Routed
+from kiosk.circulation.commands import EmailReceipt, OpenGate, PrintReceipt, PrintSlip, ReceiptLine, RouteToBin
+from kiosk.circulation.events import Emailed, GateOpened, Printed, Routed
 
 Lines = tuple[ReceiptLine, ...]
 
@@ -38,6 +39,13 @@ class BinDiverter(Protocol):
         ...
 
 
+class Gate(Protocol):
+    def open(self) -> bool:
+        """Open the gate once (a relay pulse): True. False when the gate is not opened on request (a
+        relay held while the kiosk is in service). Raise OutputUnavailable when it cannot be reached."""
+        ...
+
+
 class NoPrinter:
     def print_lines(self, lines: Lines, *, kind: str) -> None:
         raise OutputUnavailable("no printer configured")
@@ -51,6 +59,11 @@ class NoMailer:
 class NoDiverter:
     def route(self, bin: str) -> None:
         raise OutputUnavailable("no bin diverter configured")
+
+
+class NoGate:
+    def open(self) -> bool:
+        raise OutputUnavailable("no gate configured")
 
 
 @dataclass
@@ -76,6 +89,22 @@ class MemoryMailer:
 
 
 @dataclass
+class MemoryGate:
+    """Counts the openings (``held``: a gate in "hold" mode, which opening leaves as it is)."""
+
+    held: bool = False
+    openings: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def open(self) -> bool:
+        with self._lock:
+            if self.held:
+                return False
+            self.openings += 1
+            return True
+
+
+@dataclass
 class MemoryDiverter:
     """Counts what went to which bin, in order."""
 
@@ -94,7 +123,9 @@ class MemoryDiverter:
             return counts
 
 
-OutputCommand = PrintReceipt | PrintSlip | EmailReceipt | RouteToBin
+OutputCommand = PrintReceipt | PrintSlip | EmailReceipt | RouteToBin | OpenGate
+Answer = Printed | Emailed | Routed | GateOpened
+HELD = 'the gate is in "hold" mode: held open while the kiosk is in service, not opened on request'
 
 
 @dataclass(frozen=True)
@@ -104,10 +135,14 @@ class Outputs:
     printer: ReceiptPrinter = field(default_factory=NoPrinter)
     mailer: Mailer = field(default_factory=NoMailer)
     diverter: BinDiverter = field(default_factory=NoDiverter)
+    gate: Gate = field(default_factory=NoGate)
 
-    def perform(self, command: OutputCommand) -> Printed | Emailed | Routed:
+    def perform(self, command: OutputCommand) -> Answer:
         try:
-            if isinstance(command, PrintReceipt):
+            if isinstance(command, OpenGate):
+                if not self.gate.open():
+                    return failure(command, HELD)
+            elif isinstance(command, PrintReceipt):
                 self.printer.print_lines(command.lines, kind="receipt")
             elif isinstance(command, PrintSlip):
                 self.printer.print_lines(command.lines, kind=command.kind)
@@ -120,17 +155,19 @@ class Outputs:
         return success(command)
 
 
-def success(command: OutputCommand) -> Printed | Emailed | Routed:
+def success(command: OutputCommand) -> Answer:
     return _answer(command, True, "")
 
 
-def failure(command: OutputCommand, detail: str) -> Printed | Emailed | Routed:
+def failure(command: OutputCommand, detail: str) -> Answer:
     return _answer(command, False, detail)
 
 
-def _answer(command: OutputCommand, ok: bool, detail: str) -> Printed | Emailed | Routed:
+def _answer(command: OutputCommand, ok: bool, detail: str) -> Answer:
     if isinstance(command, EmailReceipt):
         return Emailed(command.ref, ok, detail)
     if isinstance(command, RouteToBin):
         return Routed(command.ref, ok, detail)
+    if isinstance(command, OpenGate):
+        return GateOpened(command.ref, ok, detail)
     return Printed(command.ref, ok, detail)

@@ -22,6 +22,7 @@ from kiosk.circulation.events import PinEntered, Pressed
 from kiosk.circulation.rows import Message, RowKind, RowState
 from kiosk.circulation.session import Phase
 from kiosk.circulation.session_text import masked
+from kiosk.circulation.staff import OPEN_GATE
 from kiosk.circulation.station import KioskState, ReturnsStationState
 from kiosk.demo.hardware import DemoHardware
 from kiosk.hardware.rfid.security import SecurityState
@@ -115,6 +116,49 @@ def test_a_patron_borrows_two_books_from_the_pad_and_takes_a_printed_receipt(wor
     assert after in seen_a and seen_b == seen_a[: len(seen_b)] and len(seen_b) < len(seen_a)
     assert "success" in signals and "PinEntered" in steps
     assert not station.runner.alive
+
+
+PULSED_GATE = {"gpio": {"gate_mode": "pulse", "gate_pulse_seconds": 0.05}}  # the relay on GPIO 17, active high
+
+
+def test_in_pulse_mode_the_exit_barrier_opens_once_when_a_patron_leaves_with_a_book(world: DemoHardware) -> None:
+    patron, book = S.PATRON_CLEAN, S.AVAILABLE_BOOKS[0]
+    assert world.pins is not None
+    relay = world.pins.pin(17)
+    with Station.from_settings(world.settings(PULSED_GATE), devices=world.devices()) as station:
+        ready = station.wait_for(lambda s: s.session.phase is Phase.IDLE and device(s, "reader") == "ok", WAIT)
+        assert ready.staff.offers(OPEN_GATE)  # staff may open it too: a gate that opens on request is wired
+        relay.clear_states()
+        world.place(patron.id)
+        station.wait_for(lambda s: s.session.phase is Phase.PIN, WAIT)
+        station.submit(PinEntered(patron.pin))
+        station.wait_for(lambda s: s.session.phase is Phase.ACTIVE, WAIT)
+        world.lift(patron.id)
+        world.place(book)
+        station.wait_for(lambda s: borrowed(s).get(book) is RowState.DONE, WAIT)
+        world.lift(book)
+        assert [s.state for s in relay.states] == [False]  # nothing opened while the patron is at the kiosk
+        station.submit(Pressed("finish"))
+        station.wait_for(lambda s: s.session.phase is Phase.RECEIPT, WAIT)
+        station.submit(Pressed("receipt_none"))
+        station.wait_for(lambda s: s.session.phase is Phase.IDLE, WAIT)
+        assert wait_until(lambda: len(relay.states) >= 3 and not world.pins.gate(), WAIT)
+        assert station.runner.wait_idle(WAIT)
+    assert [s.state for s in relay.states] == [False, True, False]  # one pulse, then closed for good
+    assert world.ils.library.applied("11", item=book) == 1
+
+
+def test_in_pulse_mode_a_returns_bin_never_opens_the_gate() -> None:
+    with DemoHardware(returns_bin=True) as world:
+        assert world.pins is not None
+        relay = world.pins.pin(17)
+        with Station.from_settings(world.settings(PULSED_GATE), devices=world.devices()) as station:
+            station.wait_for(lambda s: device(s, "reader") == "ok" and s.accepting, WAIT)
+            relay.clear_states()
+            world.place(S.AVAILABLE_BOOKS[0])  # dropped into the chute
+            station.wait_for(lambda s: s.returns.routed_total == 1 and not s.returns.in_flight, WAIT)
+            assert station.runner.wait_idle(WAIT)
+            assert [s.state for s in relay.states] == [False]
 
 
 def test_a_reader_unplugged_at_start_is_reported_and_the_kiosk_still_serves_by_barcode(world: DemoHardware) -> None:

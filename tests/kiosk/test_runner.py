@@ -19,6 +19,7 @@ from kiosk.circulation.commands import (
     EndPatronSession,
     LeaveKiosk,
     LookUpPatron,
+    OpenGate,
     PrintReceipt,
     ReceiptLine,
     Renew,
@@ -35,6 +36,7 @@ from kiosk.circulation.events import (
     DeviceTested,
     Emailed,
     Event,
+    GateOpened,
     IlsFailed,
     IlsHealth,
     LoanAnswered,
@@ -61,7 +63,7 @@ from kiosk.runner import Runner
 from kiosk.shell.device_tests import TEST_PAGE, DeviceTests
 from kiosk.shell.inputs import watcher_feed
 from kiosk.shell.kiosk_mode import MemoryKioskMode
-from kiosk.shell.outputs import MemoryDiverter, MemoryMailer, MemoryPrinter, Outputs
+from kiosk.shell.outputs import HELD, MemoryDiverter, MemoryGate, MemoryMailer, MemoryPrinter, Outputs
 from kiosk.shell.tag_programming import TagProgrammer
 from kiosk.shell.tag_security import TagSecurity
 from kiosk.shell.timers import TimerService
@@ -500,6 +502,36 @@ def test_outputs_answer_and_unconfigured_ones_say_so() -> None:
     assert diverter.counts() == {"holds": 1}
     assert unconfigured.of(Printed) == [Printed("pr", False, "no printer configured")]
     assert not unconfigured.of(Emailed)[0].ok and not unconfigured.of(Routed)[0].ok
+
+
+class BrokenGate:
+    def open(self) -> bool:
+        raise RuntimeError("relay driver bug")
+
+
+def test_open_gate_is_answered_for_a_gate_a_held_gate_no_gate_and_a_gate_that_crashes() -> None:
+    script = {"open": lambda a: [OpenGate(a)]}
+    gate, held = MemoryGate(), MemoryGate(held=True)
+    runners = {
+        "pulse": runner_for(Scripted(script=script), outputs=Outputs(gate=gate)),
+        "hold": runner_for(Scripted(script=script), outputs=Outputs(gate=held)),
+        "none": runner_for(Scripted(script=script)),  # production default: no gate configured
+        "broken": runner_for(Scripted(script=script), outputs=Outputs(gate=BrokenGate())),
+    }
+    try:
+        for name, runner in runners.items():
+            runner.submit(Pressed("open", name))
+        answers = {name: r.wait_for(lambda s: s.of(GateOpened), WAIT).of(GateOpened)[0] for name, r in runners.items()}
+        runners["broken"].submit(Pressed("open", "again"))  # the runner goes on after the crash
+        again = runners["broken"].wait_for(lambda s: len(s.of(GateOpened)) == 2, WAIT).of(GateOpened)[1]
+    finally:
+        for runner in runners.values():
+            runner.close()
+    assert answers["pulse"] == GateOpened("pulse", True) and gate.openings == 1
+    assert answers["hold"] == GateOpened("hold", False, HELD) and held.openings == 0
+    assert answers["none"] == GateOpened("none", False, "no gate configured")
+    assert not answers["broken"].ok and "relay driver bug" in answers["broken"].detail
+    assert again.ref == "again" and not again.ok and runners["broken"].executor_errors == 2
 
 
 def test_signals_reach_the_signal_callback() -> None:

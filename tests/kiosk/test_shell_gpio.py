@@ -5,18 +5,20 @@ and a machine's commands move the pins."""
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import pytest
 
 from hardware_mocks.gpio import DEMO_SETTINGS, MockPins, wired_factory
-from kiosk.circulation.commands import Command, RouteToBin, SetOutOfService
+from kiosk.circulation.commands import Command, OpenGate, RouteToBin, SetOutOfService
 from kiosk.circulation.events import (
     BinFull,
     DeviceStatus,
     Event,
+    GateOpened,
     IlsHealth,
     ItemDropped,
     PinEntered,
@@ -41,7 +43,7 @@ from kiosk.shell.gpio_inputs import BinSensors, DropBeam, bin_event
 from kiosk.shell.gpio_wiring import GpioShell, device_status
 from kiosk.shell.indication import KioskCondition, indicate, observe
 from kiosk.shell.inputs import ChuteFeed
-from kiosk.shell.outputs import Outputs
+from kiosk.shell.outputs import HELD, Outputs
 from kiosk.shell.timers import TimerService
 
 WAIT = 10.0  # upper bound for a runner to reach a state; nothing here measures time
@@ -297,7 +299,7 @@ def build() -> Iterator[Callable[..., Kiosk]]:
             health=health,
             sleep=lambda seconds: positions.append(pins.diverter_bin()),
         )
-        runner = Runner(machine, outputs=Outputs(diverter=shell.diverter), on_step=shell.on_step)
+        runner = Runner(machine, outputs=Outputs(diverter=shell.diverter, gate=shell.gate), on_step=shell.on_step)
         runner.start()
         shell.start(runner.submit)
         kiosk = Kiosk(shell, pins, runner, clock, beam_timers, positions)
@@ -418,6 +420,65 @@ def test_without_gpio_routing_fails_with_the_reason_and_works_once_gpio_is_back(
     k.runner.submit(Pressed("route"))
     answers = k.wait_for(lambda s: len(s) == 2)
     assert answers[1].ok and k.positions == ["transit"]
+
+
+class Opener:
+    """A machine that asks for one gate opening per Pressed("open") and keeps the answers."""
+
+    def start(self) -> tuple[tuple[GateOpened, ...], list[Command]]:
+        return (), []
+
+    def step(self, state: tuple[GateOpened, ...], event: Event) -> tuple[tuple[GateOpened, ...], list[Command]]:
+        if event == Pressed("open"):
+            return state, [OpenGate(f"g{len(state)}")]
+        if isinstance(event, GateOpened):
+            return (*state, event), []
+        return state, []
+
+
+def wait_until(predicate: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + WAIT
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_staff_open_the_gate_and_the_relay_pulses_once_for_the_configured_time(build) -> None:
+    """The whole path: staff's menu → OpenGate → the runner's gate lane → the relay on the mock pin."""
+    settings = replace(DEMO_SETTINGS, gate_pulse_seconds=0.05)  # active-low relay on GPIO 17
+    k = build(StaffMachine(lambda pin: pin == "4321", gate=True), settings)
+    for event in (Pressed("staff"), PinEntered("4321")):
+        k.runner.submit(event)
+    assert k.runner.wait_idle(WAIT)
+    relay = k.pins.pin(17)
+    relay.clear_states()
+    k.runner.submit(Pressed("open_gate"))
+    state: StaffState = k.wait_for(lambda s: s.notice == ("staff.gate_opened", {}))
+    assert state.gate_ref == ""
+    assert wait_until(lambda: len(relay.states) >= 3 and not k.pins.gate())  # the pulse ends by itself
+    assert [s.state for s in relay.states] == [True, False, True]  # idle high, energized (low) once, released
+    # the time spent energized, from the mock pin's history: a lower bound only, which load can only lengthen
+    assert relay.states[2].timestamp >= settings.gate_pulse_seconds - 1e-3
+
+
+def test_a_gate_in_hold_mode_is_left_held_and_the_answer_says_why(build) -> None:
+    k = build(Opener(), replace(DEMO_SETTINGS, gate_mode="hold"))
+    assert k.runner.wait_idle(WAIT) and wait_until(k.pins.gate)  # held: the kiosk is in service
+    relay = k.pins.pin(17)
+    relay.clear_states()
+    k.runner.submit(Pressed("open"))
+    (answer,) = k.wait_for(lambda s: len(s) == 1)
+    assert answer == GateOpened("g0", False, HELD)
+    assert k.pins.gate() and [s.state for s in relay.states] == [False]  # still held, never released
+
+
+def test_without_gpio_an_opening_fails_with_the_reason(build) -> None:
+    k = build(Opener(), available=lambda: False)
+    k.runner.submit(Pressed("open"))
+    (answer,) = k.wait_for(lambda s: len(s) == 1)
+    assert not answer.ok and "GPIO unavailable: no GPIO pin factory" in answer.detail
 
 
 def test_staff_switching_the_kiosk_out_of_service_turns_the_light_red(build) -> None:

@@ -37,8 +37,9 @@ from kiosk.ui.theme import MIN_TOUCH_DP, STANDARD, theme
 
 PIN = "2468"
 OPEN_SIGN = "Returns: please insert one item at a time"
+# No tag programming: the station does not offer it (its reader sees only drops, never a tag on a pad).
 MENU_ENTRIES = [Pressed("open", name) for name in ("devices", "offline_queue", "reader_test", "printer_test",
-                                                   "program", "leave")]
+                                                   "leave")]
 
 
 class ReturnsStation:
@@ -244,6 +245,8 @@ def test_staff_log_in_empty_a_full_bin_clear_the_exceptions_and_log_out(kiosk):
     assert "FULL" in screen_text(tiles(menu)["reshelve"]) and "Items: 2" in screen_text(tiles(menu)["reshelve"])
     for event in [*MENU_ENTRIES, Pressed("out_of_service"), Pressed("logout")]:
         assert button_for(menu, event).get_root_window() is not None  # the usual menu, beside the bins
+    assert Pressed("open", "program") not in [b.event for b in buttons(menu)]
+    assert "Tag programming" not in screen_text(menu)
     kiosk.screenshot("staff_returns_menu")
 
     assert tap(kiosk, button_for(menu, Pressed("bin_emptied", "reshelve"))) == [Pressed("bin_emptied", "reshelve")]

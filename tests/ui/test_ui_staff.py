@@ -17,16 +17,17 @@ from staff_ui_support import (
     untranslated,
 )
 
-from kiosk.circulation.commands import LeaveKiosk, SetOutOfService, TestDevice
+from kiosk.circulation.commands import LeaveKiosk, OpenGate, SetOutOfService, TestDevice
 from kiosk.circulation.events import (
     DeviceStatus,
     DeviceTested,
+    GateOpened,
     IlsHealth,
     OfflineQueueChanged,
     PinEntered,
     Pressed,
 )
-from kiosk.circulation.staff import DeviceRow, Screen, StaffState
+from kiosk.circulation.staff import OPEN_GATE, DeviceRow, Screen, StaffMachine, StaffState
 from kiosk.circulation.station import KioskState, ReturnsStationState
 from kiosk.ui.screens.blocks import status_colour
 from kiosk.ui.screens.staff import MASK, STAFF_SCREENS, StaffDevicesScreen, StaffMenuScreen, StaffPinScreen
@@ -152,6 +153,25 @@ def test_out_of_service_button_shows_the_current_state_and_toggles(stage):
     assert desk.commands[-1] == SetOutOfService(False)
 
 
+def test_open_the_gate_is_offered_only_where_a_gate_is_wired_and_staff_see_how_it_went(stage):
+    plain = logged_in(stage)
+    assert "Open the gate" not in screen_text(plain.screen)
+    desk = StaffDesk(stage)
+    desk.machine = StaffMachine(lambda entered: entered == "2468", max_attempts=3, gate=True)
+    desk.station = KioskState(staff=desk.machine.start()[0])
+    desk.feed(*REPORTS, Pressed("staff"), PinEntered("2468"))
+    assert desk.tap(Pressed(OPEN_GATE)) == [Pressed(OPEN_GATE)]
+    opening = desk.commands[-1]
+    assert isinstance(opening, OpenGate) and desk.staff.screen is Screen.MENU
+    assert "Opening the gate…" in screen_text(desk.screen)
+    desk.feed(GateOpened(opening.ref, False, "GPIO unavailable: no gpiochip"))
+    assert "The gate did not open (GPIO unavailable: no gpiochip)" in screen_text(desk.screen)
+    desk.tap(Pressed(OPEN_GATE))
+    desk.feed(GateOpened(desk.commands[-1].ref, True))
+    assert "The gate was opened" in screen_text(desk.screen)
+    stage.screenshot("staff_menu_gate_opened")
+
+
 # --- devices, queue, tests, leave ---------------------------------------------------------------
 
 
@@ -223,6 +243,7 @@ def _rich(screen: Screen) -> KioskState:
         devices=(DeviceRow("reader", "ok"), DeviceRow("printer", "failed", "paper out"),
                  DeviceRow("ils", "ok", "12 ms")),
         notice=("staff.pin_wrong", {"left": "2"}) if screen is Screen.PIN else None,
+        withheld=frozenset(),  # every entry the menu can offer, the gate's included
     )
     return KioskState(staff=staff, online=False)
 

@@ -21,7 +21,7 @@ from kivy.uix.widget import Widget
 
 from kiosk.circulation.events import PinEntered, Pressed
 from kiosk.circulation.model import Pad
-from kiosk.circulation.staff import MAX_PARTS, DeviceRow, DeviceTest, Screen, StaffState, Step, TagJob
+from kiosk.circulation.staff import MAX_PARTS, OPEN_GATE, DeviceRow, DeviceTest, Screen, StaffState, Step, TagJob
 from kiosk.circulation.station import KioskState, ReturnsStationState
 from kiosk.ui.context import Translator, UiContext
 from kiosk.ui.screens.blocks import (
@@ -206,27 +206,28 @@ class StaffMenuScreen(StaffScreen):
     def view(self, state: Station) -> object:
         staff = state.staff
         bins = BinsView.of(state.returns) if isinstance(state, ReturnsStationState) else None
-        return staff.devices, staff.offline_queue, staff.out_of_service, staff.notice, state.online, bins
+        return (staff.devices, staff.offline_queue, staff.out_of_service, staff.notice, state.online, bins,
+                staff.withheld)
 
     def title(self, tr: Translator) -> str:
         return tr.text("Staff menu")
 
     def body(self, view: Any, ui: UiContext) -> Widget:
-        devices, queue, out_of_service, notice, online, bins = view
+        devices, queue, out_of_service, notice, online, bins, withheld = view
         theme, tr = ui.theme, ui.tr
         body = BoxLayout(orientation="horizontal", spacing=dp(2 * theme.spacing_dp))
         summary = self._summary(devices, queue, out_of_service, notice, online, ui)
         if bins is None:
             summary.size_hint_x = 0.42
             body.add_widget(summary)
-            body.add_widget(self._entries(out_of_service, ui, compact=False))
+            body.add_widget(self._entries(out_of_service, withheld, ui, compact=False))
             return body
         work = BoxLayout(orientation="vertical", spacing=dp(theme.spacing_dp), size_hint_x=0.7)
         work.add_widget(slot_sign(theme, tr, bins.sign, height=56))
         work.add_widget(bins_panel(self, ui, bins, staff=True))
         body.add_widget(work)
         menu = BoxLayout(orientation="vertical", spacing=dp(theme.spacing_dp), size_hint_x=0.3)
-        menu.add_widget(self._entries(out_of_service, ui, compact=True))
+        menu.add_widget(self._entries(out_of_service, withheld, ui, compact=True))
         menu.add_widget(summary)
         body.add_widget(menu)
         return body
@@ -266,8 +267,9 @@ class StaffMenuScreen(StaffScreen):
         board.add_widget(scrolling(summary))
         return board
 
-    def _entries(self, out_of_service: bool, ui: UiContext, *, compact: bool) -> Widget:
-        """The menu's buttons; ``compact`` (beside the bins) in small words on lower buttons."""
+    def _entries(self, out_of_service: bool, withheld: frozenset[str], ui: UiContext, *, compact: bool) -> Widget:
+        """The menu's buttons, less those the station does not offer (``StaffState.withheld``: the
+        station machine decides); ``compact`` (beside the bins) in small words on lower buttons."""
         theme, tr = ui.theme, ui.tr
         look: dict[str, Any] = {"size": "small", "height": theme.button_dp - 16} if compact else {}
         grid = GridLayout(cols=2, spacing=dp(theme.spacing_dp), size_hint_y=None)
@@ -279,13 +281,18 @@ class StaffMenuScreen(StaffScreen):
             (tr.text("Printer test"), "printer_test"),
             (tr.text("Tag programming"), "program"),
         ):
+            if name in withheld:
+                continue
             grid.add_widget(self.button(text, Pressed("open", name), role="primary", **look))
+        if OPEN_GATE not in withheld:  # only where a gate opens on request (the staff machine says)
+            grid.add_widget(self.button(tr.text("Open the gate"), Pressed(OPEN_GATE), **look))
         if out_of_service:
             toggle = self.button(tr.text("Out of service: ON"), Pressed("out_of_service"), role="danger", **look)
         else:
             toggle = self.button(tr.text("Out of service: off"), Pressed("out_of_service"), **look)
         grid.add_widget(toggle)
-        grid.add_widget(self.button(tr.text("Leave the kiosk"), Pressed("open", "leave"), **look))
+        if "leave" not in withheld:
+            grid.add_widget(self.button(tr.text("Leave the kiosk"), Pressed("open", "leave"), **look))
         if compact:
             return grid
         buttons = BoxLayout(orientation="vertical")

@@ -36,6 +36,7 @@ from kiosk.circulation.commands import (
     EmailReceipt,
     EndPatronSession,
     LookUpPatron,
+    OpenGate,
     PrintReceipt,
     Renew,
     RenewAll,
@@ -328,6 +329,11 @@ def test_random_sessions_keep_every_promise(data: st.DataObject, config: Circula
         judge.fed(event)
         state, commands = machine.step(state, event)
         judge.issued(commands)
+        openings = [c for c in commands if isinstance(c, OpenGate)]
+        if openings:  # the exit barrier: once, as a session ends, and only after something was lent
+            assert len(openings) == 1 and any(isinstance(c, EndPatronSession) for c in commands)
+            assert any(kind is RowKind.BORROW for kind, _ in judge.confirmed), "the gate opened though nothing was lent"
+            note_event("gate opened")
         if isinstance(event, DeviceStatus) and event.component == "printer":
             printer_ok = event.state in ("ok", "warning")
         assert printer_ok or not any(isinstance(c, PrintReceipt) for c in commands), "printed on a printer that cannot"

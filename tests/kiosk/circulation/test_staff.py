@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -621,3 +623,17 @@ def test_random_event_sequences_keep_the_invariants(data, start):
                 assert before.screen is Screen.MENU
                 out_of_service = cmd.on
         assert state.out_of_service == out_of_service
+
+
+def test_an_entry_the_station_withholds_does_not_open_and_stays_withheld_after_logout():
+    m, _ = machine()
+    start, _ = m.start()
+    state, _ = feed(m, dataclasses.replace(start, withheld=frozenset({"printer_test"})),
+                    Pressed("staff"), PinEntered(GOOD_PIN))
+    assert not state.offers("printer_test") and state.offers("reader_test")
+    assert feed(m, state, Pressed("open", "printer_test")) == (state, [])
+    state, _ = feed(m, state, Pressed("logout"), Pressed("staff"), PinEntered(GOOD_PIN))
+    assert state.screen is Screen.MENU and state.withheld == frozenset({"printer_test"})
+    assert feed(m, state, Pressed("open", "printer_test")) == (state, [])
+    opened, commands = feed(m, state, Pressed("open", "reader_test"))
+    assert opened.screen is Screen.READER_TEST and of(commands, TestDevice)

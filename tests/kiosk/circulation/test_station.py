@@ -458,6 +458,25 @@ def test_bin_actions_are_staffs_only():
     assert s.feed(Pressed("exceptions_cleared")) == [STAFF_IDLE] and not s.state.returns.exceptions
 
 
+def test_a_returns_station_offers_no_tag_programming_and_a_kiosk_still_does():
+    """A bin's reader sits in the chute and reports only drops: programming would wait forever."""
+    s = Station(returns_station())
+    s.log_in()
+    assert not s.state.staff.offers("program")
+    before = s.state
+    assert s.feed(Pressed("open", "program")) == [] and s.state == before
+    assert s.one(TestDevice, s.feed(Pressed("open", "reader_test"))).component == "reader"  # the rest still opens
+    s.feed(TimerFired(IDLE_TIMER))  # staff mode closes (idle), and opens again: still not offered
+    s.log_in()
+    assert s.feed(Pressed("open", "program")) == [] and s.state.staff.screen is Screen.MENU
+
+    k = Station(kiosk())
+    k.log_in()
+    assert k.state.staff.offers("program")
+    k.feed(Pressed("open", "program"))
+    assert k.state.staff.screen is Screen.PROGRAM
+
+
 def test_the_returns_station_routes_staff_timers_and_ignores_the_rest():
     s = Station(returns_station())
     s.log_in()
