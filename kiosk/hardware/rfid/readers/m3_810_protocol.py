@@ -53,6 +53,7 @@ UID (info flags, then DSFID, AFI, blocks - 1, block size - 1, IC reference as th
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -69,26 +70,10 @@ UID_LENGTH = 8
 # BCC: CRC-16/GENIBUS
 
 
-def _make_crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-        table.append(crc)
-    return tuple(table)
-
-
-_CRC_TABLE = _make_crc_table()
-
-
 def bcc(data: bytes | bytearray | memoryview) -> int:
-    """CRC-16/GENIBUS of ``data`` (table-driven: the pad is polled several times a second)."""
-    table = _CRC_TABLE
-    crc = 0xFFFF
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFF) ^ table[(crc >> 8) ^ byte]
-    return crc ^ 0xFFFF
+    """CRC-16/GENIBUS of ``data``: ``binascii.crc_hqx`` (poly 0x1021, unreflected, in C) from 0xFFFF,
+    inverted. In C because the stream decoder checks one at every position garbage could start a frame."""
+    return binascii.crc_hqx(data, 0xFFFF) ^ 0xFFFF
 
 
 # --------------------------------------------------------------------------------------------------

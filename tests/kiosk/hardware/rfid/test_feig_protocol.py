@@ -29,18 +29,24 @@ def test_crc_matches_the_mcrf4xx_check_value():
     assert fp.crc16(b"123456789") == 0x6F91
 
 
-def test_crc_is_the_bitwise_algorithm_of_biblio_rfid_cprm02():
-    # The loop in Biblio-RFID's cpr_m02_checksum, independently of our table.
-    def bitwise(data: bytes) -> int:
-        crc = 0xFFFF
-        for byte in data:
-            crc ^= byte
-            for _ in range(8):
-                crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-        return crc
+def bitwise_mcrf4xx(data: bytes, crc: int = 0xFFFF) -> int:
+    """The loop in Biblio-RFID's cpr_m02_checksum, bit by bit."""
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return crc
 
+
+def test_crc_is_the_bitwise_algorithm_of_biblio_rfid_cprm02():
     for sample in (b"", b"\x00", b"\xff\xb0\x01\x00", bytes(range(256))):
-        assert fp.crc16(sample) == bitwise(sample)
+        assert fp.crc16(sample) == bitwise_mcrf4xx(sample)
+
+
+@given(st.binary(max_size=300), st.integers(0, 0xFFFF))
+def test_crc_in_c_is_the_bitwise_crc_of_any_bytes_from_any_start(data, start):
+    assert fp.crc16(data, start) == bitwise_mcrf4xx(data, start)
+    assert fp.crc16(bytearray(data)) == fp.crc16(memoryview(data)) == bitwise_mcrf4xx(data)
 
 
 # A Get Software Version reply published with its CRC (Amarok79/InlayTester.Drivers.FeigReader tests).

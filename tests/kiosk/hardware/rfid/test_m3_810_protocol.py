@@ -42,18 +42,25 @@ def test_bcc_is_crc16_genibus():
     assert mp.bcc(b"123456789") == 0xD64E  # the catalogued CRC-16/GENIBUS check value
 
 
-def test_bcc_is_the_digest_crc_of_biblio_rfid():
-    # Digest::CRC(width 16, init 0xffff, xorout 0xffff, poly 0x1021, refin 0, refout 0), bit by bit.
-    def bitwise(data: bytes) -> int:
-        crc = 0xFFFF
-        for byte in data:
-            crc ^= byte << 8
-            for _ in range(8):
-                crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-        return crc ^ 0xFFFF
+def bitwise_genibus(data: bytes) -> int:
+    """Digest::CRC(width 16, init 0xffff, xorout 0xffff, poly 0x1021, refin 0, refout 0), bit by bit."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc ^ 0xFFFF
 
+
+def test_bcc_is_the_digest_crc_of_biblio_rfid():
     for sample in (b"", b"\x00", b"\x00\x05\x04\x00\x11", bytes(range(256))):
-        assert mp.bcc(sample) == bitwise(sample)
+        assert mp.bcc(sample) == bitwise_genibus(sample)
+
+
+@given(st.binary(max_size=300))
+def test_bcc_in_c_is_the_bitwise_crc_of_any_bytes(data):
+    assert mp.bcc(data) == bitwise_genibus(data)
+    assert mp.bcc(bytearray(data)) == mp.bcc(memoryview(data)) == bitwise_genibus(data)
 
 
 def test_spec_residue_over_a_whole_frame():
