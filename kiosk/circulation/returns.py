@@ -8,7 +8,11 @@ order and only its head is ever routed.
 
 Anything staff must look at (unreadable, unknown or refused items, ILS failures, security or
 diverter failures, slips that did not print) goes to the exceptions bin where that makes sense and
-is always recorded in ``exceptions``, which only a staff action clears.
+is always recorded in ``exceptions``, which only a staff action clears. An item the library knows
+is armed on its way there whatever its checkin said (refused, not on loan, no answer): it is inside
+the library now, and an exception staff have not reached yet must not leave it walkable past the
+gate (the simulated day found one back on the shelf unarmed after a lost answer). Only an item the
+ILS does not know, possibly another library's, and an unreadable one are left as they came.
 
 Deciding whether an ``ok=False`` checkin is harmless ("it was not on loan") or a refusal is done
 from the answer alone, see :func:`judge`.
@@ -297,7 +301,7 @@ class ReturnsBinMachine:
             case ReturnAnswered():
                 state = self._answered(state, event, commands)
             case IlsFailed():
-                state = self._ils_failed(state, event)
+                state = self._ils_failed(state, event, commands)
             case SecuritySet():
                 state = self._secured(state, event)
             case Routed():
@@ -344,7 +348,8 @@ class ReturnsBinMachine:
         item = replace(item, title=answer.title)
         verdict = judge(answer, self.settings, self.not_on_loan_notes)
         if not verdict.sortable:
-            return self._to_exceptions(state, item, verdict.reason, verdict.detail)
+            ours = verdict.reason != "returns.unknown_item"
+            return self._to_staff(state, item, verdict.reason, verdict.detail, commands, armed=ours)
         item = replace(item, bin=choose_bin(answer, self.settings))
         if item.bin == self.settings.exceptions_bin:
             # Checked in, but the ILS's alert or the site's sort-bin mapping sends it to staff.
@@ -369,13 +374,12 @@ class ReturnsBinMachine:
             state = replace(state, pending_slips=(*state.pending_slips, slip))
         return state
 
-    def _ils_failed(self, state: ReturnsState, event: IlsFailed) -> ReturnsState:
+    def _ils_failed(self, state: ReturnsState, event: IlsFailed, commands: list[Command]) -> ReturnsState:
         item = _find(state, event.ref, Stage.CHECKING_IN, "checkin")
         if item is None:
             return state
-        return self._to_exceptions(
-            state, item, "returns.ils_failed", f"{event.failure.kind}: {event.failure.detail}"
-        )
+        detail = f"{event.failure.kind}: {event.failure.detail}"
+        return self._to_staff(state, item, "returns.ils_failed", detail, commands, armed=True)
 
     def _secured(self, state: ReturnsState, event: SecuritySet) -> ReturnsState:
         item = _find(state, event.ref, Stage.SECURING, "security")
@@ -386,6 +390,16 @@ class ReturnsBinMachine:
         failed = " ".join(uid.hex().upper() for uid in event.failed_uids)
         detail = "; ".join(part for part in (failed, event.detail) if part)
         return self._to_exceptions(state, item, "returns.security_failed", detail)
+
+    def _to_staff(
+        self, state: ReturnsState, item: DropItem, reason: str, detail: str, commands: list[Command], *, armed: bool
+    ) -> ReturnsState:
+        """To the exceptions bin for ``reason``; ``armed``: its security is turned on first."""
+        if not (armed and item.uids):
+            return self._to_exceptions(state, item, reason, detail)
+        item = replace(item, stage=Stage.SECURING, bin=self.settings.exceptions_bin)
+        commands.append(SetSecurity(_ref(item.seq, "security"), item.uids, on_loan=False))
+        return _put(_add_exception(state, item, reason, detail), item)
 
     def _to_exceptions(self, state: ReturnsState, item: DropItem, reason: str, detail: str) -> ReturnsState:
         item = replace(item, stage=Stage.SORTED, bin=self.settings.exceptions_bin)

@@ -199,14 +199,9 @@ def test_an_item_that_was_not_on_loan_is_sorted_as_if_ok():
     assert state.exceptions == ()
 
 
-@pytest.mark.parametrize(
-    ("ans", "reason"),
-    [
-        (answer(ok=False, title="", alert=Alert.OTHER, messages=("Item not found",)), "returns.unknown_item"),
-        (answer(ok=False, messages=("Item withdrawn: see staff",)), "returns.refused"),
-    ],
-)
-def test_unknown_and_refused_items_go_to_exceptions_without_touching_security(ans, reason):
+def test_an_unknown_item_goes_to_exceptions_without_touching_security():
+    # Perhaps another library's book: its tag is not ours to write.
+    ans = answer(ok=False, title="", alert=Alert.OTHER, messages=("Item not found",))
     m = machine()
     state, _ = m.start()
     state, cmds = drop_and_answer(m, state, ans)
@@ -214,18 +209,39 @@ def test_unknown_and_refused_items_go_to_exceptions_without_touching_security(an
     route = only(cmds, RouteToBin)
     assert route.bin == "exceptions"
     (exc,) = state.exceptions
-    assert (exc.item_id, exc.bin, exc.reason) == ("it-1", "exceptions", reason)
+    assert (exc.item_id, exc.bin, exc.reason) == ("it-1", "exceptions", "returns.unknown_item")
     assert exc.detail == "; ".join(ans.messages)
     state, _ = feed(m, state, Routed(route.ref, ok=True))
     assert state.count("exceptions") == 1
+
+
+def test_a_refused_item_is_armed_on_its_way_to_exceptions():
+    # The library's own book, now inside the library: armed even though the ILS refused the return,
+    # so it cannot walk out past the gate before staff reach the exceptions bin.
+    ans = answer(ok=False, messages=("Item withdrawn: see staff",))
+    m = machine()
+    state, _ = m.start()
+    state, cmds = drop_and_answer(m, state, ans)
+    security = only(cmds, SetSecurity)
+    assert security.uids == (UID,) and not security.on_loan
+    assert not [c for c in cmds if isinstance(c, RouteToBin | PrintSlip)]  # armed first, then routed
+    (exc,) = state.exceptions
+    assert (exc.item_id, exc.bin, exc.reason) == ("it-1", "exceptions", "returns.refused")
+    state, cmds = feed(m, state, SecuritySet(security.ref, ok=True))
+    route = only(cmds, RouteToBin)
+    assert route.bin == "exceptions"
+    state, _ = feed(m, state, Routed(route.ref, ok=True))
+    assert state.count("exceptions") == 1 and len(state.exceptions) == 1
 
 
 def test_not_on_loan_goes_to_exceptions_when_the_site_says_so():
     m = machine(accept_not_on_loan=False)
     state, _ = m.start()
     state, cmds = drop_and_answer(m, state, answer(ok=False))
-    assert only(cmds, RouteToBin).bin == "exceptions"
     assert state.exceptions[0].reason == "returns.not_on_loan"
+    security = only(cmds, SetSecurity)  # a known item, in the library: armed on the way
+    state, cmds = feed(m, state, SecuritySet(security.ref, ok=True))
+    assert only(cmds, RouteToBin).bin == "exceptions"
 
 
 def test_an_unreadable_item_goes_straight_to_exceptions_with_its_uid_for_staff():
@@ -248,10 +264,14 @@ def test_an_ils_failure_sends_the_item_to_exceptions_with_the_kind():
     checkin = only(cmds, CheckIn)
     failure = Failure(FailureKind.OUTCOME_UNKNOWN, "answer lost")
     state, cmds = feed(m, state, IlsFailed(checkin.ref, failure))
-    assert only(cmds, RouteToBin).bin == "exceptions"
     (exc,) = state.exceptions
     assert exc.reason == "returns.ils_failed"
     assert "outcome unknown" in exc.detail and "answer lost" in exc.detail
+    # whatever the ILS did, the book is inside the library now: armed, then to staff
+    security = only(cmds, SetSecurity)
+    assert security.uids == (UID,) and not security.on_loan
+    state, cmds = feed(m, state, SecuritySet(security.ref, ok=True))
+    assert only(cmds, RouteToBin).bin == "exceptions"
 
 
 def test_a_failed_security_write_sends_the_item_to_exceptions():
@@ -587,6 +607,7 @@ class World:
         self.at_diverter: list[int] = []  # item indexes, arrival order
         self.routed: Counter[str] = Counter()
         self.route_order: list[int] = []
+        self.armed: list[int] = []
 
     def item_id(self, i: int) -> str:
         return f"it-{i}"
@@ -620,6 +641,7 @@ class World:
                     self.step(ReturnAnswered(cmd.ref, sc.answer(cmd.item_id)), i)
             case SetSecurity():
                 assert cmd.uids == (i.to_bytes(8, "big"),) and not cmd.on_loan
+                self.armed.append(i)
                 self.step(SecuritySet(cmd.ref, ok=sc.security_ok), i)
             case PrintSlip():
                 self.step(Printed(cmd.ref, ok=sc.slip_ok), i)
@@ -658,6 +680,9 @@ def test_a_hundred_items_are_routed_in_arrival_order_counted_and_no_exception_is
     listed = Counter(e.seq for e in state.exceptions)
     for seq, sc in enumerate(items, start=1):
         assert (seq in listed) == sc.expects_exception(), (seq, sc, state.exceptions)
+    # every tagged item the library knows is armed once, whatever its checkin said
+    ours = [i for i, sc in enumerate(items) if sc.tagged and sc.kind not in ("unknown", "unreadable")]
+    assert sorted(world.armed) == ours
 
 
 # --- random events: never an exception, invariants hold -----------------------------------------
