@@ -2,7 +2,8 @@
 
 Tests and ``kiosk demo`` say ``pad.place_item(S.ITEM_AVAILABLE)`` instead of hand-building tag memory:
 the pad looks the barcode up in the simulated ILS's sample data (so a 3-part audiobook gets set
-information "part n of 3", and checkout over SIP2 finds the same barcode), encodes the tag with the
+information "part n of 3", a reference copy the type of usage "not for circulation", as a library's
+tag programmer writes them, and checkout over SIP2 finds the same barcode), encodes the tag with the
 kiosk's own ISO 28560 encoders, and sets theft protection on the way a library leaves an item on the
 shelf (``SecurityScheme.wanted(IN_LIBRARY)``: AFI 0x07 and EAS set by default). It is a thin layer
 over :class:`~hardware_mocks.feig_pty.FeigPtySimulator` and uses only its public API; the kiosk reads
@@ -22,7 +23,7 @@ from hardware_mocks.feig_pty import FeigPtySimulator, SimTag, make_uid
 from kiosk.hardware.rfid.models import UsageType, iso28560_2, iso28560_3
 from kiosk.hardware.rfid.security import SecurityReading, SecurityScheme, SecurityState
 
-__all__ = ["DEMO_OWNER", "PadTag", "TagModel", "VirtualPad", "sample_parts"]
+__all__ = ["DEMO_OWNER", "PadTag", "TagModel", "VirtualPad", "sample_parts", "sample_usage"]
 
 TagModel = Literal["iso28560-3", "iso28560-2"]
 
@@ -37,6 +38,14 @@ def sample_parts() -> dict[str, int]:
     from hardware_mocks.ils import load_sample_data  # loaded on first use: SQLite and the server stay out
 
     return {item["id"]: int(item.get("parts", 1)) for item in load_sample_data()["items"]}
+
+
+def sample_usage() -> dict[str, UsageType]:
+    """The type of usage of the sample library's items that do not circulate (the rest circulate)."""
+    from hardware_mocks.ils import load_sample_data
+
+    return {item["id"]: UsageType.NOT_FOR_CIRCULATION for item in load_sample_data()["items"]
+            if not item.get("loanable", True)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,7 @@ class _Label:
     parts_in_set: int
     part_number: int
     patron_card: bool
+    usage: UsageType = UsageType.CIRCULATING_ITEM
 
 
 class VirtualPad:
@@ -79,6 +89,8 @@ class VirtualPad:
 
     ``scheme`` is the site's security scheme: items go down with its "in library" AFI/EAS, patron
     cards with none set (a card must never alarm the gate). ``model`` picks the data model written.
+    ``parts`` and ``usage`` say, per barcode, how many parts an item has and the type of usage its tags
+    carry (default: the sample library's; a barcode not listed has one part and circulates).
     """
 
     def __init__(
@@ -89,6 +101,7 @@ class VirtualPad:
         owner: str = DEMO_OWNER,
         model: TagModel = "iso28560-3",
         parts: dict[str, int] | None = None,
+        usage: dict[str, UsageType] | None = None,
     ) -> None:
         if model not in _DSFID:
             raise ValueError(f"tag model must be one of {sorted(_DSFID)}, got {model!r}")
@@ -98,6 +111,7 @@ class VirtualPad:
         self.owner = owner
         self.model = model
         self._parts = parts if parts is not None else sample_parts()
+        self._usage = usage if usage is not None else sample_usage()
         self._labels: dict[bytes, _Label] = {}
 
     # -- lifecycle: only a simulator the pad made is started and stopped here ----------------------------
@@ -141,7 +155,8 @@ class VirtualPad:
         total = self.parts_of(barcode) if parts is None else parts
         if not 1 <= part <= total:
             raise ValueError(f"part {part} of an item with {total} parts")
-        return self._place(_Label(barcode, total, part, False), owner, model)
+        usage = self._usage.get(barcode, UsageType.CIRCULATING_ITEM)
+        return self._place(_Label(barcode, total, part, False, usage), owner, model)
 
     def place_set(
         self, barcode: str, *, present: tuple[int, ...] | None = None, model: TagModel | None = None
@@ -215,7 +230,7 @@ class VirtualPad:
 
 def _encode(label: _Label, owner: str, model: TagModel) -> bytes:
     """Tag memory for one label, written by the kiosk's own encoders (what staff tag programming writes)."""
-    usage = UsageType.PATRON_CARD if label.patron_card else UsageType.CIRCULATING_ITEM
+    usage = UsageType.PATRON_CARD if label.patron_card else label.usage
     if model == "iso28560-3":
         country, library = iso28560_3.owner_fields(owner)
         tag = iso28560_3.Iso28560_3Tag(

@@ -59,6 +59,7 @@ from kiosk.hardware.barcode.settings import ScannerSettings, check_scanner
 from kiosk.hardware.gpio_settings import GpioSettings, check_gpio
 from kiosk.hardware.mailer import SmtpSettings, check_smtp
 from kiosk.hardware.printer.settings import PrinterSettings, check_printer
+from kiosk.hardware.rfid.models import USAGE_NAMES
 from kiosk.hardware.rfid.settings import RfidSettings, check_rfid
 from kiosk.ops.settings import (
     AlertSettings,
@@ -206,6 +207,16 @@ def _regex() -> Check:
     return Check("a regular expression (Python syntax)", compiles)
 
 
+def _usage_names() -> Check:
+    listed = ", ".join(f'"{name}"' for name in USAGE_NAMES)
+    return Check(
+        f"an array of ISO 28560 types of usage from: {listed}",
+        lambda v: isinstance(v, list) and len(set(v)) == len(v) and all(n in USAGE_NAMES for n in v),
+        convert=tuple,
+        choices=USAGE_NAMES,
+    )
+
+
 def _days_map() -> Check:
     return Check(
         "a table of whole days 1-365 (type = 21)",
@@ -230,6 +241,10 @@ class OfflineSettings:
         default_factory=dict, check=_days_map(), doc="item type -> loan days, when the type is known offline"
     )
     patron_pattern: str = setting(".+", check=_regex(), doc="a card accepted offline must match this fully")
+    refuse_usage_types: tuple[str, ...] = setting(
+        ("not_for_circulation", "discarded"), check=_usage_names(),
+        doc="an item whose tag states one of these types of usage is not lent offline",
+    )
     probe_min_seconds: float = setting(1.0, check=positive_number(), doc="first wait before asking the ILS again")
     probe_max_seconds: float = setting(60.0, check=positive_number(), doc="longest wait between probes")
     idle_probe_seconds: float = setting(

@@ -23,12 +23,17 @@ class LookUpPatron:
 @dataclass(frozen=True, slots=True)
 class CheckOut:
     """11 Checkout → LoanAnswered | IlsFailed. An outcome-unknown answer is resolved by the
-    gateway (17 Item Information) before it reaches the core, never resent blindly."""
+    gateway (17 Item Information) before it reaches the core, never resent blindly.
+
+    ``tag_usages``: the types of usage the item's tags said on the pad (``PadItem.usage``), for the
+    offline policy, which cannot ask the ILS whether the item may go out; empty for an item known
+    only by its barcode. Never sent to the ILS."""
 
     ref: str
     patron_id: str
     item_id: str
     pin: str | None = field(repr=False)
+    tag_usages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,12 +104,17 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class PadItem:
-    """One item tag on the pad, as the tag watcher decoded it."""
+    """One item tag on the pad, as the tag watcher decoded it.
+
+    ``usage`` is what the tag says the item is for (ISO 28560-1 type of usage, by the name the
+    ``[offline]`` settings use: "circulating_item", "not_for_circulation", ...); "" when the tag does
+    not say. Only the offline policy reads it: online the ILS knows better than any tag."""
 
     uid: bytes
     item_id: str
     parts_in_set: int | None = None
     part_number: int | None = None
+    usage: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,3 +142,7 @@ class Pad:
 
     def uids_of(self, item_id: str) -> tuple[bytes, ...]:
         return tuple(i.uid for i in self.items if i.item_id == item_id)
+
+    def usages_of(self, item_id: str) -> tuple[str, ...]:
+        """The types of usage the item's tags on the pad state, each once (the parts of a set may differ)."""
+        return tuple(dict.fromkeys(i.usage for i in self.items if i.item_id == item_id and i.usage))

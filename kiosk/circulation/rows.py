@@ -86,6 +86,7 @@ class Row:
     ref: str = ""  # of the command out for this row ("" = none out, or one to issue)
     asked: bool = False  # a request reached the runner (a refusal is then the ILS's, not ours)
     uids: tuple[bytes, ...] = ()  # every tag of this item seen on the pad in this session
+    usages: tuple[str, ...] = ()  # the types of usage those tags stated (for the offline policy)
     secured: tuple[bytes, ...] = ()  # tags read back in the wanted state after the ILS confirmed
     securing: tuple[bytes, ...] = ()  # tags in the security write that is out
     security_tries: int = 0
@@ -126,7 +127,8 @@ def admit(item_id: str, kind: RowKind, pad: Pad, account: PatronAccount, set_pol
     offered as a renewal instead of being sent as a checkout, which most ILSs would silently treat
     as a renewal.
     """
-    row = Row(item_id, kind, RowState.WAITING, Message("item.waiting"), uids=pad.uids_of(item_id))
+    row = Row(item_id, kind, RowState.WAITING, Message("item.waiting"), uids=pad.uids_of(item_id),
+              usages=pad.usages_of(item_id))
     if kind is RowKind.RETURN:
         gap = incomplete(pad, item_id)
         return ask(replace(row, note=_parts_note(gap)), Request.CHECKIN)
@@ -295,7 +297,9 @@ def pad_changed(row: Row, pad: Pad, set_policy: str) -> Row:
     """What a new view of the pad means for this row: more tags seen, a set completed, an item put
     back so its security can be (re)tried, or a new part of a done item that needs its security."""
     on_pad = pad.uids_of(row.item_id)
-    row = replace(row, uids=(*row.uids, *(u for u in on_pad if u not in row.uids)))
+    usages = pad.usages_of(row.item_id)
+    row = replace(row, uids=(*row.uids, *(u for u in on_pad if u not in row.uids)),
+                  usages=(*row.usages, *(u for u in usages if u not in row.usages)))
     gap = incomplete(pad, row.item_id)
     if on_pad and row.note is not None and row.note.id == "item.parts_missing":
         row = replace(row, note=_parts_note(gap))

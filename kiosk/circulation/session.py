@@ -798,7 +798,9 @@ class PatronSessionMachine:
     def _request(self, state: SessionState, row: Row, ref: str) -> Command:
         match row.request:
             case Request.CHECKOUT:
-                return CheckOut(ref, state.patron_id, row.item_id, state.pin)
+                # What the tags said travels with the checkout: offline the policy refuses an item its
+                # own tag says is not for loan (R.Row.usages); online the ILS decides, as always.
+                return CheckOut(ref, state.patron_id, row.item_id, state.pin, tag_usages=row.usages)
             case Request.RENEW:
                 return Renew(ref, state.patron_id, row.item_id, state.pin)
         return CheckIn(ref, row.item_id)

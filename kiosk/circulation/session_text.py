@@ -56,6 +56,9 @@ MESSAGES: dict[str, str] = {
     "offline.no_checkins": "Not returned: returns are not possible while the library system is offline.",
     "offline.no_renewals": "Not renewed: renewals are not possible while the library system is offline.",
     "offline.no_payments": "Payments are not possible while the library system is offline.",
+    "offline.library_use_only": "Not checked out: this item is for use in the library only.",
+    "offline.not_for_loan": "Not checked out: this item cannot be lent while the library system is offline. "
+                            "Please ask staff.",
     "return.slot": "Returned. Please put it in the returns slot. {ils}",
     "return.staff": "Returned. Please leave it with staff. {ils}",
     "return.hold_for_you": "Returned. It is on hold for you: you can borrow it now. {ils}",

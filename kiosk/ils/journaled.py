@@ -20,8 +20,10 @@ as it can be asked (:meth:`heartbeat`): ``unknown`` (staff) is written only when
 its answers do not say, as the journal defines it — not because the line was down for a moment.
 
 Patron lookups are not journaled (they change nothing); offline, the policy builds the account
-(``offline=True``, no PIN checked). Renewals and renew-all are refused offline; a renewal sent
-online journals the due date read just before (``pre_image``) so a lost answer can be settled.
+(``offline=True``, no PIN checked). An offline checkout of an item whose tag says it is not for loan
+(``CheckOut.tag_usages``, the ``[offline] refuse_usage_types``) is refused and queues nothing.
+Renewals and renew-all are refused offline; a renewal sent online journals the due date read just
+before (``pre_image``) so a lost answer can be settled.
 """
 
 from __future__ import annotations
@@ -325,7 +327,8 @@ class JournaledGateway:
     def _offline_checkout_decision(self, command: CheckOut, now: datetime) -> Decision:
         with self._lock:
             done = self._offline_checkouts.get(command.patron_id, 0)
-            decision = self.policy.checkout(command.patron_id, done_this_session=done, now=now)
+            decision = self.policy.checkout(command.patron_id, done_this_session=done, now=now,
+                                            tag_usages=command.tag_usages)
             if decision.accepted:
                 self._offline_checkouts[command.patron_id] = done + 1
         return decision

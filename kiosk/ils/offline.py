@@ -14,6 +14,13 @@ What offline cannot do, stated once: no PIN can be checked (the kiosk never stor
 the ILS knows them), so an offline card is accepted on its barcode pattern alone; the item type is
 usually unknown (only the ILS knows it from a barcode), so ``loan_days_by_type`` applies only when a
 caller passes a type; renewals and fee payments need the ILS's answer and are refused.
+
+What offline can still know about an item is what its own tag says: the ISO 28560 type of usage
+(``CheckOut.tag_usages``). A reference copy's tag says "not for circulation"; online the ILS refuses
+it, and offline the kiosk must not lend it either, since the replay sends checkouts with "no block"
+and the ILS would then take as a loan what it never allowed. So a checkout whose tags state a type
+in ``refuse_usage_types`` is refused offline. An item known only by its barcode (scanned, no tag on
+the pad, or a tag that does not say) has no such word and goes by the rest of the policy.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ NO_CHECKOUTS = "offline.no_checkouts"
 CHECKOUT_LIMIT = "offline.checkout_limit"
 NO_RENEWALS = "offline.no_renewals"
 NO_PAYMENTS = "offline.no_payments"
+LIBRARY_USE_ONLY = "offline.library_use_only"  # the tag says "not for circulation"
+NOT_FOR_LOAN = "offline.not_for_loan"  # the tag states another type the site refuses (discarded, ...)
 
 
 class Reachability:
@@ -139,14 +148,24 @@ class OfflinePolicy:
         return day.replace(hour=23, minute=59, second=59, microsecond=0)
 
     def checkout(self, patron_id: str, *, done_this_session: int, now: datetime,
-                 item_type: str | None = None) -> Decision:
+                 item_type: str | None = None, tag_usages: tuple[str, ...] = ()) -> Decision:
+        """``tag_usages``: the types of usage the item's tags stated on the pad (empty: no tag said)."""
         if self.settings.mode != "checkin_and_checkout":
             return Decision(False, NO_CHECKOUTS)
         if not self.card_accepted(patron_id):
             return Decision(False, NO_CHECKOUTS)
+        refused = self.refused_usage(tag_usages)
+        if refused:
+            return Decision(False, LIBRARY_USE_ONLY if refused == "not_for_circulation" else NOT_FOR_LOAN)
         if done_this_session >= self.settings.max_checkouts:
             return Decision(False, CHECKOUT_LIMIT)
         return Decision(True, due=self.due_date(now, item_type))
+
+    def refused_usage(self, tag_usages: tuple[str, ...]) -> str:
+        """The first stated type of usage the site does not lend offline, or "". One part of a set
+        saying so is enough: the set goes out whole or not at all."""
+        refused = self.settings.refuse_usage_types
+        return next((usage for usage in tag_usages if usage in refused), "")
 
     def checkin(self) -> Decision:
         return Decision(True) if self.enabled else Decision(False, NO_CHECKINS)

@@ -22,6 +22,7 @@ from kiosk.hardware.barcode.classify import (
     classify,
 )
 from kiosk.hardware.barcode.events import Scan, ScannerEvent, UnreadableScan
+from kiosk.hardware.rfid.models import usage_name
 from kiosk.hardware.rfid.watcher import ReaderLost, Stack, StackStable, WatcherEvent
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ def pad_from_stack(stack: Stack) -> Pad:
     ``unreadable`` (the patron is asked to use the scanner). Set information is kept only for real
     sets (more than one part), as the watcher groups them. A patron card's id is its ISO 28560
     item id (type of usage 8), or for an ISO 14443 card the ``patron_id`` its UID was written as.
+    An item's type of usage goes along by name (``PadItem.usage``): the offline policy refuses what
+    a tag says is not for loan, and the core must not need the tag models to read it.
     """
     items: list[PadItem] = []
     unreadable: list[bytes] = []
@@ -53,6 +56,7 @@ def pad_from_stack(stack: Stack) -> Pad:
                 item_id=item_id,
                 parts_in_set=parts if is_set else None,
                 part_number=getattr(tag, "part_number", None) if is_set else None,
+                usage=usage_name(getattr(tag, "usage_type", None)),
             )
         )
     cards = tuple(card_id for card in stack.patron_cards if (card_id := _patron_id(card.tag)))

@@ -10,7 +10,7 @@ import pytest
 
 from hardware_mocks.feig_pty import FeigPtySimulator
 from hardware_mocks.ils import scenarios as S
-from hardware_mocks.pad import DEMO_OWNER, VirtualPad, sample_parts
+from hardware_mocks.pad import DEMO_OWNER, VirtualPad, sample_parts, sample_usage
 from kiosk.hardware.rfid.models import TagData, UsageType, decode_tag
 from kiosk.hardware.rfid.readers.feig import FeigReader
 from kiosk.hardware.rfid.security import SecurityScheme, SecurityState, set_security
@@ -46,6 +46,21 @@ def test_an_item_decodes_to_its_barcode_with_security_on(pad) -> None:
     assert (tag.afi, tag.eas, tag.dsfid) == (0x07, True, 0x3E)
     assert tag.is_nxp  # EAS commands need an NXP chip
     assert placed.security is SecurityState.IN_LIBRARY and placed.security_on
+
+
+@pytest.mark.parametrize("model", ["iso28560-3", "iso28560-2"])
+def test_a_reference_copy_is_labelled_not_for_circulation_as_a_library_labels_it(pad, model) -> None:
+    assert sample_usage() == {S.ITEM_NOT_FOR_LOAN: UsageType.NOT_FOR_CIRCULATION,
+                              S.ITEM_NOT_FOR_LOAN_2: UsageType.NOT_FOR_CIRCULATION}
+    reference = decoded(pad, pad.place_item(S.ITEM_NOT_FOR_LOAN, model=model).uid)
+    assert reference.item_id == S.ITEM_NOT_FOR_LOAN and reference.usage_type is UsageType.NOT_FOR_CIRCULATION
+    assert decoded(pad, pad.place_item(S.ITEM_AVAILABLE, model=model).uid).usage_type is UsageType.CIRCULATING_ITEM
+    with VirtualPad(pad.simulator, parts={}, usage={"31234000099991": UsageType.DISCARDED}) as own:
+        weeded = own.place_item("31234000099991", model=model)
+        assert decoded(pad, weeded.uid).usage_type is UsageType.DISCARDED
+        # a library's own list replaces the sample data's
+        assert decoded(pad, own.place_item(S.ITEM_NOT_FOR_LOAN, model=model).uid).usage_type is (
+            UsageType.CIRCULATING_ITEM)
 
 
 def test_a_set_from_the_sample_data_gives_one_tag_per_part(pad) -> None:

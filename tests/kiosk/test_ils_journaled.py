@@ -17,7 +17,7 @@ from kiosk.circulation.events import IlsFailed, LoanAnswered, PatronLookedUp, Re
 from kiosk.circulation.model import FailureKind
 from kiosk.config import OfflineSettings
 from kiosk.ils.journaled import JournaledGateway
-from kiosk.ils.offline import CHECKOUT_LIMIT, NO_CHECKOUTS, NO_RENEWALS, Reachability
+from kiosk.ils.offline import CHECKOUT_LIMIT, LIBRARY_USE_ONLY, NO_CHECKOUTS, NO_RENEWALS, Reachability
 from kiosk.sync.journal import Journal, Kind, Mode, State
 from sip2.client import ClientConfig, SIP2Pool
 
@@ -164,6 +164,23 @@ def test_offline_checkout_per_mode_and_the_session_limit(
         assert again.answer.ok  # the limit is per session
     finally:
         lending.close()
+
+
+def test_offline_an_item_its_tag_calls_not_for_circulation_is_refused_unjournaled_and_uncounted(
+    gateway: JournaledGateway, journal: Journal, sim: IlsSimulator
+) -> None:
+    sim.stop()
+    assert gateway.look_up_patron(LookUpPatron("pat-0", PATRON.id, None)).account.offline  # the session's start
+    refused = gateway.check_out(CheckOut("co-1", PATRON.id, S.ITEM_NOT_FOR_LOAN, None,
+                                         tag_usages=("not_for_circulation",)))
+    assert isinstance(refused, LoanAnswered)
+    assert (refused.answer.ok, refused.answer.offline, refused.answer.message_id) == (False, True, LIBRARY_USE_ONLY)
+    assert journal.transactions() == []  # nothing for the replay to force on the ILS
+    # the session's offline allowance (2) is untouched by the refusal
+    lent = [gateway.check_out(CheckOut(f"co-{n}", PATRON.id, item, None, tag_usages=("circulating_item",)))
+            for n, item in ((2, BOOK1), (3, BOOK2))]
+    assert [(a.answer.ok, a.answer.offline) for a in lent] == [(True, True), (True, True)]
+    assert [t.item_id for t in journal.transactions([State.QUEUED])] == [BOOK1, BOOK2]
 
 
 def test_offline_patron_lookup_takes_the_card_on_its_pattern_without_a_pin(

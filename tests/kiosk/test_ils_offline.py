@@ -16,10 +16,12 @@ from kiosk.config import (
 )
 from kiosk.ils.offline import (
     CHECKOUT_LIMIT,
+    LIBRARY_USE_ONLY,
     NO_CHECKINS,
     NO_CHECKOUTS,
     NO_PAYMENTS,
     NO_RENEWALS,
+    NOT_FOR_LOAN,
     OfflinePolicy,
     Reachability,
 )
@@ -137,6 +139,34 @@ def test_the_card_must_match_the_site_pattern_in_full() -> None:
     assert policy().patron("any card at all").known
 
 
+def test_an_item_whose_tag_says_it_is_not_for_loan_is_not_lent_offline() -> None:
+    p = policy(mode="checkin_and_checkout", max_checkouts=2)
+
+    def out(*usages: str, done: int = 0):
+        return p.checkout("X1", done_this_session=done, now=NOW, tag_usages=usages)
+
+    assert out("circulating_item").accepted and out().accepted  # a tag that circulates, or no word at all
+    assert out("local_use_a").accepted and out("usage_5").accepted  # not in the site's list
+    refused = out("not_for_circulation")
+    assert not refused.accepted and refused.message_id == LIBRARY_USE_ONLY and refused.due is None
+    assert out("discarded").message_id == NOT_FOR_LOAN  # refused by default too, with "ask staff"
+    assert out("circulating_item", "not_for_circulation").message_id == LIBRARY_USE_ONLY  # one part says so
+    assert out("not_for_circulation", done=2).message_id == LIBRARY_USE_ONLY  # the item's own reason first
+    # what is refused before the item is looked at stays as it was
+    assert policy().checkout("X1", done_this_session=0, now=NOW,
+                             tag_usages=("not_for_circulation",)).message_id == NO_CHECKOUTS
+
+
+def test_which_types_of_usage_are_refused_offline_is_the_sites_choice() -> None:
+    assert OfflineSettings().refuse_usage_types == ("not_for_circulation", "discarded")
+    lends_all = policy(mode="checkin_and_checkout", refuse_usage_types=())
+    assert lends_all.checkout("X1", done_this_session=0, now=NOW, tag_usages=("not_for_circulation",)).accepted
+    equipment = policy(mode="checkin_and_checkout", refuse_usage_types=("library_equipment",))
+    assert equipment.checkout("X1", done_this_session=0, now=NOW,
+                              tag_usages=("library_equipment",)).message_id == NOT_FOR_LOAN
+    assert equipment.checkout("X1", done_this_session=0, now=NOW, tag_usages=("discarded",)).accepted
+
+
 def test_renewals_and_payments_are_always_refused_offline() -> None:
     for mode in ("none", "checkin", "checkin_and_checkout"):
         p = policy(mode=mode)
@@ -154,9 +184,10 @@ def _parse(toml: str) -> Settings:
 def test_offline_section_loads_and_checks_its_values() -> None:
     settings = _parse('[site]\ninstitution_id = "x"\n[sip2]\nhost = "127.0.0.1"\n[offline]\n'
                       'mode = "checkin_and_checkout"\nmax_checkouts = 3\nloan_days_by_type = { DVD = 7 }\n'
-                      'patron_pattern = "2\\\\d+"\n')
+                      'patron_pattern = "2\\\\d+"\nrefuse_usage_types = ["not_for_circulation", "acquisition"]\n')
     assert settings.offline == OfflineSettings(mode="checkin_and_checkout", max_checkouts=3,
-                                               loan_days_by_type={"DVD": 7}, patron_pattern=r"2\d+")
+                                               loan_days_by_type={"DVD": 7}, patron_pattern=r"2\d+",
+                                               refuse_usage_types=("not_for_circulation", "acquisition"))
     assert settings.circulation == parse_layers([defaults_layer()]).settings.circulation
     assert OfflineSettings() == parse_layers([defaults_layer()]).settings.offline  # the documented defaults
 
@@ -167,6 +198,9 @@ def test_offline_section_loads_and_checks_its_values() -> None:
     ("loan_days = 0", "offline.loan_days"),
     ('loan_days_by_type = { DVD = "seven" }', "offline.loan_days_by_type"),
     ('patron_pattern = "(unclosed"', "offline.patron_pattern"),
+    ('refuse_usage_types = ["reference"]', "offline.refuse_usage_types"),
+    ('refuse_usage_types = ["discarded", "discarded"]', "offline.refuse_usage_types"),
+    ('refuse_usage_types = "not_for_circulation"', "offline.refuse_usage_types"),
     ("probe_min_seconds = 90.0", "offline.probe_min_seconds"),
 ])
 def test_offline_section_reports_bad_values(line: str, key: str) -> None:

@@ -11,7 +11,16 @@ from kiosk.circulation.events import CardPresented, ItemDropped, ItemScanned, Pa
 from kiosk.circulation.model import IncompleteSet, Pad, PadItem
 from kiosk.hardware.barcode.classify import CHECK_FAILED, NOT_LIBRARY_BARCODE, PUBLISHER_BARCODE
 from kiosk.hardware.barcode.events import Scan, ScannerUnavailable, UnreadableScan
-from kiosk.hardware.rfid.models import BLANK_TAG, TagData, UnreadableTag, UsageType
+from kiosk.hardware.rfid.models import (
+    BLANK_TAG,
+    TagData,
+    UnreadableTag,
+    UsageType,
+    decode_tag,
+    iso28560_2,
+    iso28560_3,
+    rfid501,
+)
 from kiosk.hardware.rfid.readers.base import TagInfo
 from kiosk.hardware.rfid.watcher import (
     ReaderLost,
@@ -33,8 +42,9 @@ def uid(n: int) -> bytes:
     return bytes((0xE0, 0x04, 0, 0, 0, 0, 0, n))
 
 
-def item(n: int, item_id: str, parts: int | None = None, part: int | None = None) -> StackItem:
-    tag = TagData("iso28560-3", item_id, parts, part, "DK-718500", UsageType.CIRCULATING_ITEM, b"")
+def item(n: int, item_id: str, parts: int | None = None, part: int | None = None,
+         usage: UsageType | int | None = UsageType.CIRCULATING_ITEM) -> StackItem:
+    tag = TagData("iso28560-3", item_id, parts, part, "DK-718500", usage, b"")
     return StackItem(uid(n), tag)
 
 
@@ -60,15 +70,48 @@ def test_a_stack_becomes_the_pad_the_core_sees() -> None:
     )
     pad = pad_from_stack(s)
     assert pad.items == (
-        PadItem(uid(1), "31234000000016"),
-        PadItem(uid(2), "31234000000628", 3, 1),
-        PadItem(uid(3), "31234000000628", 3, 2),
-        PadItem(uid(7), "31234000000099"),  # "part 1 of 1" is no set
+        PadItem(uid(1), "31234000000016", usage="circulating_item"),
+        PadItem(uid(2), "31234000000628", 3, 1, usage="circulating_item"),
+        PadItem(uid(3), "31234000000628", 3, 2, usage="circulating_item"),
+        PadItem(uid(7), "31234000000099", usage="circulating_item"),  # "part 1 of 1" is no set
     )
     assert pad.patron_cards == ("21234000000026",)
     assert pad.unreadable == (uid(4), uid(5))
     assert pad.incomplete_sets == (IncompleteSet("31234000000628", 3, (3,)),)
     assert pad.item_ids() == ("31234000000016", "31234000000628", "31234000000099")
+
+
+def test_the_type_of_usage_a_tag_states_reaches_the_core_by_name() -> None:
+    s = stack(
+        item(1, "31234000000552", usage=UsageType.NOT_FOR_CIRCULATION),
+        item(2, "31234000000016", usage=None),  # the tag does not say
+        item(3, "31234000000024", usage=5),  # a code without a defined meaning keeps its number
+        item(4, "31234000000628", 2, 1, usage=UsageType.DISCARDED),
+        item(5, "31234000000628", 2, 2, usage=UsageType.CIRCULATING_ITEM),
+    )
+    pad = pad_from_stack(s)
+    assert [(i.item_id, i.usage) for i in pad.items] == [
+        ("31234000000552", "not_for_circulation"), ("31234000000016", ""), ("31234000000024", "usage_5"),
+        ("31234000000628", "discarded"), ("31234000000628", "circulating_item"),
+    ]
+    assert pad.usages_of("31234000000552") == ("not_for_circulation",)
+    assert pad.usages_of("31234000000016") == ()
+    assert pad.usages_of("31234000000628") == ("discarded", "circulating_item")  # every part's word counts
+
+
+def test_a_reference_tags_bytes_in_every_model_reach_the_pad_as_not_for_circulation() -> None:
+    """From tag memory, through the decoder the reader uses, to the core: the word is not lost."""
+    n28560_3 = iso28560_3.encode(iso28560_3.Iso28560_3Tag(
+        "31234000000552", usage_type=UsageType.NOT_FOR_CIRCULATION, country="DK", library="718500"))
+    n28560_2 = iso28560_2.encode(iso28560_2.build(
+        "31234000000560", owner_library="DK-718500", type_of_usage=int(UsageType.NOT_FOR_CIRCULATION) << 4))
+    said_nothing = rfid501.encode(rfid501.Rfid501Tag("31234000000016"))
+    entries = [StackItem(uid(n), decode_tag(memory, None))
+               for n, memory in enumerate((n28560_3, n28560_2, said_nothing), start=1)]
+    assert [(i.item_id, i.usage) for i in pad_from_stack(stack(*entries)).items] == [
+        ("31234000000552", "not_for_circulation"), ("31234000000560", "not_for_circulation"),
+        ("31234000000016", ""),  # RFID501 has no type of usage: the item goes by its barcode alone
+    ]
 
 
 def test_only_stable_stacks_and_a_lost_reader_reach_the_core() -> None:

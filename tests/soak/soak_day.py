@@ -5,7 +5,9 @@ The driver acts only as the people and the world around the kiosks do:
 * a patron puts a card on the pad (or scans it), types the PIN on the screen's keypad, puts books on
   the pad, reads the rows on the screen, takes the books, touches "Finish" and "Print a receipt", and
   takes the paper from the printer; a book the screen showed "done" goes home, any other goes to the
-  desk (staff put it back once the journals are settled);
+  desk (staff put it back once the journals are settled); now and then a patron also brings a
+  reference copy, whose tag says "not for circulation" (the ILS refuses it online, the kiosk
+  offline), and once per pass of the fault pattern one does so while the ILS is down;
 * the public drops books that are on loan into the returns bin's chute, one at a time, and each falls
   on once its alarm is back on (or after a while, if it never is);
 * the world: the ILS goes away and comes back, answers slowly for a while (2 s per message in a real
@@ -84,6 +86,7 @@ class Attempt:
     reference: bool = False
     told: str = ""  # "online" / "offline": a screen showed the ILS confirmed (or the journal took) it
     shown: str = ""  # the row's last state on the screen
+    message: str = ""  # what the row last said (its message id: the words in any language)
     on_receipt: bool = False
     security_on_at_lift: bool | None = None
     interrupted: str = ""
@@ -263,6 +266,15 @@ class Day:
             events.append((0.0, "lose a checkin answer"))
         return windows, events
 
+    def brings_reference(self, k: int) -> bool:
+        """The patron of session ``k`` brings a reference copy for sure: one per pass of the fault
+        pattern, in the middle of the ILS outage (see :meth:`faults_for`), so every day, short ones
+        too, sees the kiosk refuse one offline on its tag's word."""
+        if not self.plan.faults:
+            return False
+        block = min(self.plan.block, self.plan.sessions)
+        return k % block == int(0.50 * block)
+
     def _set_windows(self, windows: set[str]) -> None:
         ils = self.world.ils
         assert ils is not None
@@ -355,7 +367,8 @@ class Day:
                     chosen.append(book.id)
             references = [b.id for b in self.world.books if not b.loanable and self.location[b.id] == "shelf"
                           and self._status(b.id) is ItemStatus.AVAILABLE]
-            if references and self.rng.random() < 0.03:  # a reference copy: the ILS refuses it (online)
+            # A reference copy: refused by the ILS online, by the kiosk offline (its tag says so).
+            if references and (self.rng.random() < 0.03 or self.brings_reference(k)):
                 chosen.append(self.rng.choice(references))
             for item in chosen:
                 self.location[item] = "session"
@@ -596,6 +609,7 @@ class Day:
                 self._violation(f"{where}: a row for {row['item']} that this patron never put down")
                 continue
             attempt.shown = row["state"]
+            attempt.message = row["message"]
             if row["confirmed"] and not attempt.told:
                 attempt.told = "offline" if row["offline"] else "online"
 

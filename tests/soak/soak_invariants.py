@@ -14,6 +14,10 @@ the two journals, against what the day recorded the patrons were shown.
 * **The journal tells the truth.** Per item, the ledger's applied checkouts are the self-check
   journal's confirmed and replayed checkouts, and its checkins the returns journal's; nothing is
   left queued or in flight at the end of the day.
+* **Not for loan means not lent.** A reference copy's tag says "not for circulation": online the
+  ILS refuses it, and offline the kiosk must too (the replay's "no block" would make it a loan). No
+  reference copy is ever shown lent or applied; in a session while the ILS is down its row says it is
+  for use in the library only, and the self-check journal holds no offline checkout of it.
 * **Returns.** Every book dropped while on loan is checked in exactly once, or waits for staff in
   the returns journal.
 * **Security.** No book shown "done" left the pad with its alarm on; no book that was not lent left
@@ -30,12 +34,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kiosk.sync.journal import Journal, Kind, State, Transaction
+from kiosk.ils.offline import LIBRARY_USE_ONLY
+from kiosk.sync.journal import Journal, Kind, Mode, State, Transaction
 
 APPLIED = {State.CONFIRMED, State.REPLAYED}
 #: A listed book: its title, or its barcode when the kiosk had no title for it (recorded offline).
 TITLE_LINE = re.compile(r"Day (?:Title \d{5}|Reference \d{3})|3\d{13}")
 CARD = re.compile(r"Card: \*+(\S{4})")
+#: Row states of a book still being worked on (the patron gave up, or the kiosk died, before they settled).
+UNSETTLED = {"", "asking", "securing", "waiting", "put back"}
 
 
 def parse_receipt(text: str) -> tuple[str, list[tuple[str, str]]]:
@@ -73,6 +80,7 @@ def judge(*, ledger: Sequence[Any], attempts: Sequence[Any], drops: Sequence[Any
 
     _receipts(receipts, sessions, attempts, item_of_title, violations, figures)
     lent = _checkouts(ledger, attempts, selfcheck, violations, findings, figures)
+    _reference_copies(attempts, sessions, selfcheck, violations, figures)
     _checkins(ledger, drops, returns, set(initially_on_loan), violations, findings, figures)
     _journals(ledger, selfcheck, returns, violations, findings, figures)
     _security(attempts, drops, lent, violations, findings, figures)
@@ -168,17 +176,37 @@ def _checkouts(ledger: Sequence[Any], attempts: Sequence[Any], journal: Sequence
             else:
                 findings.append(f"session {attempt.session}: {attempt.item} applied as the kiosk was killed, before "
                                 f"the screen said so (the journal has it as applied)")
-        if attempt.reference and rows and attempt.told == "offline":
-            # Offline the kiosk cannot know an item is not for loan, and the replay's no-block makes
-            # the ILS take what the patron already walked out with: the offline policy's known cost.
-            findings.append(f"session {attempt.session}: reference copy {attempt.item} lent offline; the "
-                            f"replay (no block) made it a loan")
-        elif attempt.reference and rows:
+        if attempt.reference and rows and attempt.told != "offline":  # told offline: _reference_copies
             violations.append(f"session {attempt.session}: reference copy {attempt.item} was lent online")
     figures["told"] = dict(told)
     figures["applied_not_told_when_killed"] = untold_applied
     figures["attempts"] = len(attempts)
     return {key for key, rows in applied_to.items() if rows}
+
+
+def _reference_copies(attempts: Sequence[Any], sessions: Sequence[Any], journal: Sequence[Transaction],
+                      violations: list[str], figures: dict[str, Any]) -> None:
+    """Offline the kiosk refuses a reference copy on its tag's word, says why, and queues nothing."""
+    offline = {s.index for s in sessions if "ils down" in s.faults}
+    references = {a.item for a in attempts if a.reference}
+    refused_offline = 0
+    for attempt in attempts:
+        if not attempt.reference:
+            continue
+        where = f"session {attempt.session}: reference copy {attempt.item}"
+        if attempt.told == "offline":
+            violations.append(f"{where} was lent offline, though its tag says it is not for circulation")
+        elif attempt.session in offline and not attempt.interrupted and attempt.shown not in UNSETTLED:
+            if attempt.shown == "refused" and attempt.message == LIBRARY_USE_ONLY:
+                refused_offline += 1
+            else:
+                violations.append(f"{where}, the ILS down: shown {attempt.shown} ({attempt.message}), not "
+                                  f"refused as for use in the library only")
+    for t in journal:
+        if t.kind is Kind.CHECKOUT and t.mode is Mode.OFFLINE and t.item_id in references:
+            violations.append(f"self-check journal row {t.id}: an offline checkout of reference copy {t.item_id} "
+                              f"({t.state})")
+    figures["reference_copies_refused_offline"] = refused_offline
 
 
 def _checkins(ledger: Sequence[Any], drops: Sequence[Any], journal: Sequence[Transaction],

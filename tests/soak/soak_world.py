@@ -7,7 +7,8 @@ processes under test run their production drivers against it:
   (:func:`day_library`, 120 patrons and 1,500 books by default) with unique names and titles, so a
   screen or a receipt that shows one patron's name or one book's title is unambiguous; some books
   start on loan (the returns bin has work from the first minute), a few are reference copies
-  (refused online);
+  (refused online; their tags say "not for circulation", as a library's reference tags do, so the
+  kiosk refuses them offline too);
 * a FEIG reader on a pty under the self-check's pad, and another under the returns bin's chute, each
   with a :class:`~hardware_mocks.pad.VirtualPad`;
 * a serial barcode scanner and an ESC/POS receipt printer on ptys (the paper is decoded back to text);
@@ -35,6 +36,7 @@ from hardware_mocks.printer_pty import SimulatedPrinter
 from hardware_mocks.scanner import SimulatedSerialScanner
 from kiosk.demo.hardware import toml_document
 from kiosk.hardware.barcode.checkdigits import luhn_check_digit
+from kiosk.hardware.rfid.models import UsageType
 
 INSTITUTION = "demo"
 SIP2_USER = "soak"
@@ -58,6 +60,11 @@ class Book:
     id: str
     title: str
     loanable: bool = True
+
+    @property
+    def usage(self) -> UsageType:
+        """What the library's tag programmer wrote on its tag (ISO 28560 type of usage)."""
+        return UsageType.CIRCULATING_ITEM if self.loanable else UsageType.NOT_FOR_CIRCULATION
 
 
 def barcode(type_digit: str, serial: int) -> str:
@@ -125,8 +132,9 @@ class World:
             self.ils = IlsSimulator(library, host="127.0.0.1", port=0, accounts={SIP2_USER: SIP2_PASSWORD}).start()
             self.pad_reader = FeigPtySimulator(link_path=str(dev / "pad-reader")).start()
             self.chute_reader = FeigPtySimulator(link_path=str(dev / "chute-reader")).start()
-            self.pad = VirtualPad(self.pad_reader, parts={})
-            self.chute = VirtualPad(self.chute_reader, parts={})
+            usage = {b.id: b.usage for b in self.books}  # the same tags on the pad and in the chute
+            self.pad = VirtualPad(self.pad_reader, parts={}, usage=usage)
+            self.chute = VirtualPad(self.chute_reader, parts={}, usage=usage)
             self.scanner = SimulatedSerialScanner(dev / "scanner")
             self.printer = SimulatedPrinter(paper_width="80mm", link_path=str(dev / "printer")).start()
         except BaseException:

@@ -8,7 +8,8 @@ message in a library, 0.2 s here, as the whole day is compressed), an ILS outage
 offline, replayed by ``kiosk sync``), dropped connections, a checkout's and a checkin's answer lost
 after the ILS applied them, the pad's reader unplugged mid-session (twice), the printer out of
 paper, and SIGKILLs of the self-check kiosk (twice), the returns bin and both ``kiosk sync``
-processes, each restarted. The invariants (tests/soak/soak_invariants.py, and the screen checked
+processes, each restarted; during the outage a patron brings a reference copy, whose tag says "not
+for circulation", and the kiosk must refuse it. The invariants (tests/soak/soak_invariants.py, and the screen checked
 live) must all hold; the figures printed are for reading, never judged here.
 
 ``SOAK_SEED=<n>`` replays a day's choices (the moments things happen still vary with the machine).
@@ -61,6 +62,8 @@ def test_the_day_did_what_it_claims(day: DayResult) -> None:
     assert figures["fired_at_ils"].get("drop 11 after", 0) >= 1, figures["fired_at_ils"]
     told = figures["told"]
     assert told.get("online", 0) >= 20 and told.get("offline", 0) >= 3, told
+    assert figures["reference_copies_refused_offline"] >= 1, [
+        (a.session, a.shown, a.message) for a in day.attempts if a.reference]
     assert figures["receipts"] >= 5
     states = figures["journal_states"]
     assert states["selfcheck"].get("replayed", 0) >= 3 and states["returns"].get("confirmed", 0) >= 10, states
@@ -75,7 +78,8 @@ def faults_of(day: DayResult, name: str) -> int:
 def test_the_invariants_catch_what_they_claim_to(day: DayResult) -> None:
     """The judge itself, on the day's own records with one lie slipped in each time: a told checkout
     removed from the ledger, one applied twice, a receipt naming another session's book, a book shown
-    done with its alarm on. Each must be caught."""
+    done with its alarm on, a reference copy refused offline shown as lent or refused for another
+    reason. Each must be caught."""
     from soak_invariants import judge, parse_receipt
 
     attempts = day.attempts
@@ -109,3 +113,16 @@ def test_the_invariants_catch_what_they_claim_to(day: DayResult) -> None:
     finally:
         told.security_on_at_lift = saved
     assert any("alarm still on" in v for v in violations), violations
+
+    reference = next(a for a in attempts if a.reference and a.message == "offline.library_use_only")
+    for lie, caught in (({"told": "offline"}, "was lent offline"),
+                        ({"message": "offline.checkout_limit"}, "not refused as for use in the library only")):
+        saved_fields = {name: getattr(reference, name) for name in lie}
+        for name, value in lie.items():
+            setattr(reference, name, value)
+        try:
+            violations, _, _ = judge(ledger=records, receipts=receipts, **base)
+        finally:
+            for name, value in saved_fields.items():
+                setattr(reference, name, value)
+        assert any(caught in v and reference.item in v for v in violations), (lie, violations)

@@ -6,14 +6,25 @@ their encoders for staff tag programming, and ``TagFormatError`` for bytes that 
 """
 
 from .detect import decode_tag
-from .tagdata import BLANK_TAG, TagData, TagEncodeError, TagFormatError, UnreadableTag, UsageType
+from .tagdata import (
+    BLANK_TAG,
+    USAGE_NAMES,
+    TagData,
+    TagEncodeError,
+    TagFormatError,
+    UnreadableTag,
+    UsageType,
+    usage_name,
+)
 
 __all__ = [
     "BLANK_TAG",
+    "USAGE_NAMES",
     "TagData",
     "TagEncodeError",
     "TagFormatError",
     "UnreadableTag",
     "UsageType",
     "decode_tag",
+    "usage_name",
 ]

@@ -11,11 +11,13 @@ from enum import IntEnum
 
 __all__ = [
     "BLANK_TAG",
+    "USAGE_NAMES",
     "TagData",
     "TagEncodeError",
     "TagFormatError",
     "UnreadableTag",
     "UsageType",
+    "usage_name",
     "usage_type_from_code",
 ]
 
@@ -41,6 +43,20 @@ _USAGE_BY_CODE = {member.value: member for member in UsageType}
 def usage_type_from_code(code: int) -> UsageType | int:
     """Map a main-category code to UsageType, keeping unknown codes as int so nothing is lost."""
     return _USAGE_BY_CODE.get(code, code)
+
+
+USAGE_NAMES: tuple[str, ...] = tuple(member.name.lower() for member in UsageType)
+"""The defined types of usage by name ("not_for_circulation", ...): the words settings use."""
+
+
+def usage_name(usage: UsageType | int | None) -> str:
+    """A tag's type of usage as a name the circulation core and the settings share, so neither needs
+    this module: "" when the tag does not say (RFID501, a 28560-2 tag without the element), and a
+    code without a defined meaning keeps its number ("usage_5") rather than passing for another."""
+    if usage is None:
+        return ""
+    known = _USAGE_BY_CODE.get(int(usage))
+    return known.name.lower() if known is not None else f"usage_{int(usage)}"
 
 
 class TagFormatError(ValueError):

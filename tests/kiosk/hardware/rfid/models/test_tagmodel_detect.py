@@ -13,7 +13,7 @@ from kiosk.hardware.rfid.models import (
     iso28560_3,
     rfid501,
 )
-from kiosk.hardware.rfid.models.tagdata import usage_type_from_code
+from kiosk.hardware.rfid.models.tagdata import USAGE_NAMES, usage_name, usage_type_from_code
 
 # GallusMax/libdanrfid src/test/java/org/rfid/libdanrfid/DDMDataTest.java
 LIBDANRFID_TAG = bytes.fromhex("11010131313232333334340000000000000000513e4445373035000000000000")
@@ -141,6 +141,15 @@ def test_usage_codes_without_a_name_stay_ints():
     assert usage_type_from_code(8) is UsageType.PATRON_CARD
     assert usage_type_from_code(5) == 5 and not isinstance(usage_type_from_code(5), UsageType)
     assert [member.name for member in UsageType][:3] == ["ACQUISITION", "CIRCULATING_ITEM", "NOT_FOR_CIRCULATION"]
+
+
+def test_usage_names_are_the_words_settings_and_the_core_share():
+    assert USAGE_NAMES == ("acquisition", "circulating_item", "not_for_circulation", "local_use_a", "local_use_b",
+                           "no_information", "discarded", "patron_card", "library_equipment")
+    assert usage_name(UsageType.NOT_FOR_CIRCULATION) == "not_for_circulation" == usage_name(2)
+    assert usage_name(None) == ""  # the tag does not say
+    assert usage_name(5) == "usage_5" and usage_name(15) == "usage_15"  # kept, never mistaken for a named one
+    assert all(usage_name(code) not in USAGE_NAMES for code in (5, 10, 11, 12, 13, 14, 15))
 
 
 def test_tagdata_is_frozen_and_hashable():
