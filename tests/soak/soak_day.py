@@ -41,10 +41,12 @@ from soak_world import Patron, World, dump
 from hardware_mocks.ils import When
 from hardware_mocks.ils.library import ItemStatus
 from hardware_mocks.pad import VirtualPad
+from kiosk.circulation.rows import RowState
 from kiosk.hardware.rfid.security import SecurityScheme, SecurityState
 
 ON_LOAN_SECURITY = SecurityScheme().wanted(SecurityState.ON_LOAN)
-UNSETTLED = {"asking", "securing", "waiting", "put_back"}
+#: Row states a patron waits out before lifting their books (the screen's own words for them).
+UNSETTLED = {str(state) for state in (RowState.ASKING, RowState.SECURING, RowState.WAITING, RowState.PUT_BACK)}
 NAME = re.compile(r"Reader\d{4} Day")
 TITLE = re.compile(r"Day (?:Title \d{5}|Reference \d{3})")
 BARCODE = re.compile(r"(?<!\d)[23]\d{13}(?!\d)")
