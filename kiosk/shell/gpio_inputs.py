@@ -80,12 +80,24 @@ class DropBeam:
         self._beams = 0
         self._timers.attach(self._due)
 
+    @property
+    def early_tags(self) -> int:
+        """Tag drops kept to match a beam still to come: those of the last ``read_seconds`` at most."""
+        with self._lock:
+            return len(self._early_tags)
+
+    def _forget_early(self, now: float) -> None:
+        """Drop the tag drops too old to match a beam. Done on every tag drop too, not only at a beam:
+        with no beam wired, or a beam that stopped breaking, they would pile up one per item for as
+        long as the process runs (bench/returns_memory.py)."""
+        while self._early_tags and now - self._early_tags[0] > self.read_seconds:
+            self._early_tags.popleft()
+
     def beam(self, at: float | None = None) -> None:
         """The beam was broken (``at``: monotonic time, default now)."""
         now = self._clock() if at is None else at
         with self._lock:
-            while self._early_tags and now - self._early_tags[0] > self.read_seconds:
-                self._early_tags.popleft()
+            self._forget_early(now)
             if self._early_tags:
                 self._early_tags.popleft()
                 return
@@ -102,7 +114,9 @@ class DropBeam:
                     del self._waiting[name]
                     self._timers.cancel(name)
                 else:
-                    self._early_tags.append(self._clock())
+                    now = self._clock()
+                    self._forget_early(now)
+                    self._early_tags.append(now)
         return self._submit(event)
 
     def _due(self, name: str, generation: int) -> None:

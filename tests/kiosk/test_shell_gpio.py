@@ -188,6 +188,19 @@ def test_a_tag_read_before_its_beam_is_matched_but_only_within_the_read_time(bea
     assert beam.submitted == [drop(1), drop(2), ItemDropped("beam-1", "", ())]
 
 
+def test_tag_drops_with_no_beam_are_not_kept_past_the_read_time(beam: Beam) -> None:
+    # A bin whose beam is not wired (or no longer breaks): every tagged item is a tag drop with no
+    # beam. Each is kept only while a beam could still match it, however many items go through.
+    for n in range(1, 1001):
+        beam.beam.tag_drop(drop(n % 256))
+        assert beam.beam.early_tags <= 2  # 2.0 s read time, an item every 1.5 s: at most 2 in reach
+        beam.after(1.5)
+    assert len(beam.submitted) == 1000
+    beam.beam.beam()  # a late beam: the last tag drop (1.5 s ago) is still its item, no untagged one
+    beam.after(2.5)
+    assert len(beam.submitted) == 1000
+
+
 # --- the gate alarm's context ------------------------------------------------------------------------
 
 
@@ -347,8 +360,10 @@ def test_a_tagged_item_read_by_the_chute_reader_is_one_drop_not_two(build) -> No
     assert k.runner.wait_idle(WAIT)
     state = k.runner.snapshot()
     assert state.next_seq == 2 and state.routed_total == 1
-    # no ILS here: the item goes to staff, named (not "unreadable")
-    assert [(e.item_id, e.reason) for e in state.exceptions] == [("31234000000016", "returns.ils_failed")]
+    # no ILS here: the item goes to staff, named (not "unreadable"); no tag writer either, so arming it
+    # on the way (as every known item is) fails too, and staff are told that as well
+    assert [(e.item_id, e.reason) for e in state.exceptions] == [
+        ("31234000000016", "returns.ils_failed"), ("31234000000016", "returns.security_failed")]
 
 
 def test_a_full_bin_sensor_closes_the_returns_bin_and_shows_red(build) -> None:

@@ -23,6 +23,7 @@ from kiosk.hardware.rfid.readers.base import (
     TagNotInField,
     TagOperationFailed,
 )
+from kiosk.hardware.rfid.readers.block_sizes import BlockSizes
 from kiosk.hardware.rfid.readers.serial_reader import SerialLinkReader
 
 #: Statuses worth repeating the same command for: the tag sits at the field edge, collided with a
@@ -100,7 +101,7 @@ class FeigReader(SerialLinkReader):
         self.stopbits = stopbits
         self.com_adr = com_adr
         self.advanced_protocol = advanced_protocol
-        self._block_sizes: dict[bytes, int] = {}
+        self._block_sizes = BlockSizes()  # bounded: a chute meets every book of the library
 
     # -- connection --------------------------------------------------------------------------------
 
@@ -170,17 +171,17 @@ class FeigReader(SerialLinkReader):
             fp.system_info_request(uid, com_adr=self.com_adr), uid, lambda r: fp.parse_system_info(r, uid)
         )
         if info.block_size:
-            self._block_sizes[bytes(uid)] = info.block_size
+            self._block_sizes[uid] = info.block_size
         return info
 
     def _block_size(self, uid: bytes) -> int:
-        size = self._block_sizes.get(bytes(uid))
+        size = self._block_sizes.get(uid)
         if size is None:
             size = self.system_info(uid).block_size or 4
         return size
 
     def read_blocks(self, uid: bytes, first: int, count: int) -> bytes:
-        per_request = max(1, fp.MAX_BLOCK_BYTES_PER_REQUEST // self._block_sizes.get(bytes(uid), 4))
+        per_request = max(1, fp.MAX_BLOCK_BYTES_PER_REQUEST // (self._block_sizes.get(uid) or 4))
         out = bytearray()
         block = first
         end = first + count
@@ -197,7 +198,7 @@ class FeigReader(SerialLinkReader):
                 raise self._fail(exc, uid) from exc
             except fp.FeigFrameError as exc:
                 raise TagOperationFailed(f"malformed read reply: {exc}", device=self.name) from exc
-            self._block_sizes[bytes(uid)] = blocks.block_size
+            self._block_sizes[uid] = blocks.block_size
             out += blocks.data
             block += n
             per_request = max(1, fp.MAX_BLOCK_BYTES_PER_REQUEST // blocks.block_size)

@@ -39,6 +39,7 @@ from kiosk.hardware.rfid.readers.base import (
     TagNotInField,
     TagOperationFailed,
 )
+from kiosk.hardware.rfid.readers.block_sizes import BlockSizes
 from kiosk.hardware.rfid.readers.serial_reader import SerialLinkReader
 
 #: Errors worth repeating the same command for: the tag sits at the field edge or collided with a
@@ -98,7 +99,7 @@ class M3810Reader(SerialLinkReader):
             serial_factory=serial_factory,
         )
         self.blocks_per_request = blocks_per_request
-        self._block_sizes: dict[bytes, int] = {}
+        self._block_sizes = BlockSizes()  # bounded: a chute meets every book of the library
         #: Firmware version bytes from the probe (10.5.0.2 on the pads Biblio-RFID met); None before open.
         self.hardware_version: tuple[int, ...] | None = None
         #: Repeats after transient tag errors; a pad that needs many has a badly placed antenna.
@@ -175,7 +176,7 @@ class M3810Reader(SerialLinkReader):
             self._link.frame_errors += 1
             raise TagOperationFailed(f"malformed tag info: {exc}", device=self.name) from exc
         if info.block_size:
-            self._block_sizes[bytes(uid)] = info.block_size
+            self._block_sizes[uid] = info.block_size
         return info
 
     def _read(self, uid: bytes, first: int, count: int) -> mp.BlockData:
@@ -184,7 +185,7 @@ class M3810Reader(SerialLinkReader):
         )
         if blocks.count != count:
             raise TagOperationFailed(f"asked for {count} blocks, got {blocks.count}", device=self.name)
-        known = self._block_sizes.setdefault(bytes(uid), blocks.block_size)
+        known = self._block_sizes.setdefault(uid, blocks.block_size)
         if known != blocks.block_size:
             raise TagOperationFailed(
                 f"tag {uid.hex().upper()}: {blocks.block_size}-byte blocks, tag info said {known}",
@@ -199,7 +200,7 @@ class M3810Reader(SerialLinkReader):
         return bytes(out)
 
     def _block_size(self, uid: bytes) -> int:
-        size = self._block_sizes.get(bytes(uid))
+        size = self._block_sizes.get(uid)
         if size is None:
             size = self.system_info(uid).block_size
         if not size:
