@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from soak_processes import KioskDied, Process, ScreenKiosk, headless_kiosk, sync, sync_once
-from soak_world import Patron, World, dump
+from soak_world import MOCK_PINS, Patron, World, dump
 
 from hardware_mocks.ils import When
 from hardware_mocks.ils.library import ItemStatus
@@ -196,7 +196,7 @@ class Day:
         dump(world.data, rundir / "library.json")
         self.config = {"selfcheck": world.config_dir("self-check"), "returns": world.config_dir("returns-bin")}
         self.kiosk = ScreenKiosk(self.config["selfcheck"], rundir)
-        self.returns_kiosk = headless_kiosk(self.config["returns"], rundir)
+        self.returns_kiosk = headless_kiosk(self.config["returns"], rundir, env=MOCK_PINS)
         self.syncs = {name: sync(f"{name}-sync", self.config[name], rundir) for name in ("selfcheck", "returns")}
         for process in self._processes():
             process.start()
@@ -798,6 +798,27 @@ class Day:
             if value is not None:
                 self.rss.setdefault(process.name, {}).setdefault(process.incarnations, []).append(value)
 
+    def _sorter_verdict(self, figures: dict[str, Any]) -> list[str]:
+        """The returns bin's memory file (what staff see on its screen): the bins' counts and a sorter
+        fault. A fault means the sorter stopped and the slot closed: the day's drops would have piled
+        up at the diverter. Items in flight at a kill are not counted (a restart forgets them; their
+        checkins are in the journal), so the counts may fall short of the drops, but not far."""
+        from kiosk.shell.returns_memory import ReturnsMemory, memory_path
+
+        memory = ReturnsMemory.open(memory_path(self.config["returns"] / "journal.sqlite"))
+        try:
+            remembered = memory.remembered
+        finally:
+            memory.close()
+        routed = sum(n for _, n in remembered.counts)
+        figures["returns_bins"] = dict(remembered.counts)
+        found = []
+        if remembered.fault:
+            found.append(f"the returns bin's sorter ended the day faulted: {remembered.fault}")
+        if routed < len(self.drops) - 2 * self.returns_kiosk.kills - 5:
+            found.append(f"the returns bin routed {routed} of {len(self.drops)} drops into its bins")
+        return found
+
     def _judge(self, sessions_seconds: float, returns_seconds: float) -> DayResult:
         from soak_invariants import judge
 
@@ -813,6 +834,7 @@ class Day:
             "returns_journal": self.config["returns"] / "journal.sqlite",
         }
         violations, findings, figures = judge(ledger=ledger, receipts=receipts, **evidence)
+        violations += self._sorter_verdict(figures)
         figures.update(
             sessions=len(self.sessions), returns=len(self.drops), sessions_seconds=round(sessions_seconds, 1),
             returns_seconds=round(returns_seconds, 1),

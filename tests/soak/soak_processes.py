@@ -189,8 +189,9 @@ class ScreenKiosk(Process):
         raise TimeoutError(f"{self.name}'s screen not up within {timeout:g} s")
 
 
-def headless_kiosk(config_dir: Path, rundir: Path) -> Process:
-    return Process("returns-kiosk", [str(KIOSK), "run", "--headless", "--config-dir", str(config_dir)], rundir)
+def headless_kiosk(config_dir: Path, rundir: Path, env: dict[str, str] | None = None) -> Process:
+    return Process("returns-kiosk", [str(KIOSK), "run", "--headless", "--config-dir", str(config_dir)], rundir,
+                   env=env)
 
 
 def sync(name: str, config_dir: Path, rundir: Path) -> Process:

@@ -218,12 +218,23 @@ class World:
                 "rfid": {"driver": "feig", "port": self.chute_reader.path, "owner_library": DEMO_OWNER,
                          "feig_parity": PTY_PARITY},
                 "returns": {"bin_capacity": 100000, "slips": False},
+                # A sorter, on gpiozero's own MockFactory pins (the process runs with
+                # GPIOZERO_PIN_FACTORY=mock, the way a site chooses lgpio): without one the bin's first
+                # RouteToBin fails and it stays faulted all day (bench/returns_memory.py found that).
+                "gpio": SORTER,
             })
         (directory / "kiosk.toml").write_bytes(toml_document(tables))
         secrets = directory / "secrets.toml"
         secrets.write_bytes(toml_document({"sip2": {"password": SIP2_PASSWORD}}))
         secrets.chmod(0o600)
         return directory
+
+
+#: The returns bin's diverter and slot lock: every bin reachable, each position held until the next item.
+SORTER: dict[str, Any] = {"diverter_bins": {"holds": [5], "transit": [6], "reshelve": [], "exceptions": [5, 6]},
+                          "diverter_hold_seconds": 0.0, "slot_pin": 25}
+#: The returns bin's environment: its pins are gpiozero's mock pins.
+MOCK_PINS = {"GPIOZERO_PIN_FACTORY": "mock"}
 
 
 def dump(data: dict[str, Any], path: Path) -> None:
