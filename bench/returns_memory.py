@@ -15,14 +15,14 @@ the ILS has heard of the return, as in tests/soak/soak_day.py), and the desk len
 same patron over its own SIP2 connection to the ILS (the ``sip2`` library's client, as any staff
 client would; the desk turns the tag's alarm off as it lends). The kiosk does not know any of it.
 
-Two things differ from the soak's returns bin, both on purpose:
+Options:
 
 * ``--sorter mock-gpio`` (the default) gives the bin a diverter and a slot lock on gpiozero's own
-  MockFactory pins (``GPIOZERO_PIN_FACTORY=mock`` in its environment, as a site sets ``lgpio``).
-  The soak's bin has no diverter, so its first RouteToBin fails ("no bin diverter configured"), the
-  sorter is faulted and the slot closed from the first item on; the simulated public drop into it all
-  the same, and every such item waits in the bin's pipeline for a sorter that never comes back.
-  ``--sorter none`` measures that bin.
+  MockFactory pins (``GPIOZERO_PIN_FACTORY=mock`` in its environment, as a site sets ``lgpio``), as the
+  soak's returns bin now has too. ``--sorter none`` measures a bin without one: its first RouteToBin
+  fails ("no bin diverter configured"), the sorter is faulted and the slot closed from the first item
+  on, and every item dropped anyway waits in the bin's pipeline for a sorter that never comes back
+  (the soak's returns bin was such a bin until this script found it).
 * ``--with-sync`` runs ``kiosk sync`` beside each bin, as a site deploys it (kiosk-returns +
   kiosk-sync): with the soak's retention of 0 days the journal's settled rows are purged, so the
   journal file stops growing. Without it (the default: the bin alone) the journal grows by a row per
