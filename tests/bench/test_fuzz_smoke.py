@@ -92,6 +92,22 @@ class FakeClock:
         return self.now
 
 
+def test_a_machine_too_busy_to_run_the_fuzzer_is_not_a_hang(tmp_path: Path) -> None:
+    # Wall time runs on (other processes have the CPU) while the input costs its thread 1 ms.
+    wall, cpu = FakeClock(), FakeClock()
+
+    def adapter(data: bytes) -> None:
+        wall.now += 500_000_000
+        cpu.now += 1_000_000
+
+    target = Target("starved", "a cheap parser on a busy machine", adapter, (), lambda: [])
+    recorder = fuzz.Recorder(target, tmp_path, "test", hang_ms=100, clock=wall, cost_clock=cpu)
+    recorder(b"cheap")
+    stats = recorder.finish()
+    assert (stats.hangs, stats.slow_not_reproduced, stats.max_ms) == (0, 0, 1.0)
+    assert stats.seconds == pytest.approx(0.5)  # exec/s is still wall time
+
+
 def test_hang_needs_every_rerun_over_the_limit(tmp_path: Path) -> None:
     clock = FakeClock()
     calls: dict[bytes, int] = {}
@@ -104,7 +120,7 @@ def test_hang_needs_every_rerun_over_the_limit(tmp_path: Path) -> None:
             clock.now += 1_000
 
     target = Target("timed", "a parser with a slow input", adapter, (), lambda: [])
-    recorder = fuzz.Recorder(target, tmp_path, "test", hang_ms=100, clock=clock)
+    recorder = fuzz.Recorder(target, tmp_path, "test", hang_ms=100, clock=clock, cost_clock=clock)
     for data in (b"fast", b"slow once", b"always slow", b"fast"):
         recorder(data)
     stats = recorder.finish()
