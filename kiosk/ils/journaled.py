@@ -50,12 +50,15 @@ from kiosk.ils import connection
 from kiosk.ils.gateway import SipGateway
 from kiosk.ils.offline import NO_RENEWALS, Decision, OfflinePolicy, Reachability
 from kiosk.sync.journal import Answer, Journal, JournalError, Kind, Transaction
-from kiosk.sync.resolve import pre_image, settle
+from kiosk.sync.resolve import Verdict, pre_image, settle
 from sip2.errors import SIP2Error
 
 if TYPE_CHECKING:
     from kiosk.config import OfflineSettings, Settings
     from sip2.client import SIP2Pool
+
+#: How long a checkout whose answer was lost keeps asking the ILS while the patron waits at the pad.
+SETTLE_RETRY_SECONDS = 3.0
 
 log = logging.getLogger("kiosk.ils")
 
@@ -100,6 +103,7 @@ class JournaledGateway:
         closes_journal: bool = False,
         idle_probe_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        settle_retry_seconds: float = SETTLE_RETRY_SECONDS,
     ) -> None:
         if lost_answer_wait < 0:
             raise ValueError("lost_answer_wait must be >= 0")
@@ -125,6 +129,7 @@ class JournaledGateway:
         self._idle_probe_seconds = idle_probe_seconds
         self._clock = clock
         self._last_probe = clock()
+        self._settle_retry_seconds = settle_retry_seconds
 
     @classmethod
     def from_settings(
@@ -361,8 +366,45 @@ class JournaledGateway:
             self._fail(tx.id, "the ILS was unreachable; not taken offline")
             return LoanAnswered(command.ref, LoanAnswer(command.item_id, ok=False, offline=True,
                                                         message_id=decision.message_id))
+        if isinstance(answer, IlsFailed) and answer.failure.kind is FailureKind.OUTCOME_UNKNOWN:
+            return self._checkout_settled_while_waiting(tx, command, answer)
         self._record_loan(tx, answer)
         return answer
+
+    def _checkout_settled_while_waiting(
+        self, tx: Transaction, command: CheckOut, lost: IlsFailed
+    ) -> LoanAnswered | IlsFailed:
+        """A checkout whose answer was lost and which the online gateway could not settle at once (the
+        line failed again while it asked): ask the ILS again for a few seconds while the patron still
+        waits at the pad, so they hear "lent" rather than "see staff" for a loan the ILS made a second
+        ago (the simulated day found two). Proven not applied: the patron may try again. Still
+        undecided, or the ILS still cannot be asked: staff, as before, and the row stays in flight
+        for :meth:`heartbeat` if nobody could ask."""
+        waited, delay = 0.0, 0.25
+        while waited + delay <= self._settle_retry_seconds:
+            self._sleep(delay)
+            waited, delay = waited + delay, delay * 2
+            try:
+                with self._pool.client() as client:
+                    _, resolution = settle(self._journal, tx, client)
+            except SIP2Error as exc:
+                log.info("transaction %d: the ILS still cannot be asked: %s", tx.id, exc)
+                continue
+            except JournalError as exc:
+                log.error("journal: cannot record the outcome of transaction %d: %s", tx.id, exc)
+                break
+            log.info("transaction %d settled while the patron waited: %s (%s)", tx.id, resolution.verdict,
+                     resolution.evidence)
+            if resolution.verdict is Verdict.APPLIED:
+                answer = LoanAnswer(command.item_id, ok=True, title=resolution.title or "",
+                                    due=resolution.due_date or "")
+                return LoanAnswered(command.ref, answer)
+            if resolution.verdict is Verdict.NOT_APPLIED:
+                return IlsFailed(command.ref, Failure(FailureKind.UNREACHABLE, "checkout not applied; "
+                                                      "its answer was lost"))
+            return lost
+        self._lost(tx, lost)
+        return lost
 
     def _checkout_offline(self, command: CheckOut, now: datetime) -> LoanAnswered | IlsFailed:
         decision = self._offline_checkout_decision(command, now)

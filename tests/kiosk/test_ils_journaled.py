@@ -56,14 +56,15 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 
 
 def make(sim: IlsSimulator, journal: Journal, clock: Clock, *, idle_probe_seconds: float = 0.0,
-         **offline) -> JournaledGateway:
+         settle_retry_seconds: float = 0.0, sleep=lambda seconds: None, **offline) -> JournaledGateway:
     host, port = sim.host, sim.port  # known while it is stopped too (it restarts on the same port)
     config = ClientConfig(host=host, port=port, username=S.LOGIN_USER, password=S.LOGIN_PASSWORD,
                           institution_id=S.INSTITUTION, timeout=2.0, connect_timeout=1.0, heartbeat_interval=3600)
     settings = OfflineSettings(**offline)
     return JournaledGateway(SIP2Pool(config, size=1), journal, settings, now=lambda: NOW,
                             reachability=Reachability(probe_min=1.0, probe_max=8.0, clock=clock),
-                            idle_probe_seconds=idle_probe_seconds, clock=clock)
+                            idle_probe_seconds=idle_probe_seconds, clock=clock,
+                            settle_retry_seconds=settle_retry_seconds, sleep=sleep)
 
 
 @pytest.fixture
@@ -488,3 +489,45 @@ def test_a_lost_checkout_that_was_not_applied_is_recorded_as_failed_not_sent_aga
     row = only_row(gateway)
     assert row.state is State.FAILED and row.resolved_by, row
     assert sim.library.count(message="11", item=book) == 0
+
+
+def test_a_lost_checkout_the_line_drops_again_is_settled_while_the_patron_waits(
+    sim: IlsSimulator, journal: Journal, clock: Clock
+) -> None:
+    # The simulated day: an answer lost, the question about it lost too (the line dropped again), and
+    # the ILS answering a second later. The patron, still at the pad, hears "lent", not "see staff".
+    slept: list[float] = []
+    gw = make(sim, journal, clock, settle_retry_seconds=3.0, sleep=slept.append, mode="checkin_and_checkout")
+    gw.open()
+    try:
+        patron, book = S.PATRON_CLEAN, S.AVAILABLE_BOOKS[2]
+        sim.faults.drop(code="11", when=When.AFTER_APPLY)
+        sim.faults.drop(code="17", times=2)  # the gateway's question and the client's one resend
+        answer = gw.check_out(CheckOut("co-1", patron.id, book, patron.pin))
+        assert isinstance(answer, LoanAnswered) and answer.answer.ok and not answer.answer.offline, answer
+        assert answer.answer.due and answer.answer.title
+        (row,) = journal.transactions()
+        assert row.state is State.CONFIRMED and row.resolved_by, row
+        assert sim.library.applied("11", item=book) == 1  # asked, never sent again
+        assert slept and sum(slept) <= 3.0
+    finally:
+        gw.close()
+
+
+def test_a_lost_checkout_that_cannot_be_asked_about_goes_to_staff_after_the_wait(
+    sim: IlsSimulator, journal: Journal, clock: Clock
+) -> None:
+    slept: list[float] = []
+    gw = make(sim, journal, clock, settle_retry_seconds=3.0, sleep=slept.append, mode="checkin_and_checkout")
+    gw.open()
+    try:
+        patron, book = S.PATRON_CLEAN, S.AVAILABLE_BOOKS[2]
+        sim.faults.drop(code="11", when=When.AFTER_APPLY)
+        sim.faults.drop(code="17", times=None)
+        answer = gw.check_out(CheckOut("co-1", patron.id, book, patron.pin))
+        assert isinstance(answer, IlsFailed) and answer.failure.kind is FailureKind.OUTCOME_UNKNOWN
+        assert slept == [0.25, 0.5, 1.0]  # 1.75 s of asking, then staff; the heartbeat asks on
+        (row,) = journal.transactions()
+        assert row.state is State.SENDING
+    finally:
+        gw.close()
