@@ -10,7 +10,8 @@ know it is watched. The only addition is one thread serving the socket
 * ``{"op": "look"}``: what the screen shows now — the screen's name, every visible text, the visible
   buttons' words, and the rows drawn on the items screen (the ``Row`` each row widget was drawn from);
 * ``{"op": "tap", "text": WORDS}``: a finger on the middle of the one visible button that says
-  ``WORDS`` — a real Kivy touch (``UnitTestTouch``) at the button's window coordinates, through Kivy's
+  ``WORDS`` (with ``"any": true``, the top-most of several, as in a list of rows each with its own
+  "Try again") — a real Kivy touch (``UnitTestTouch``) at the button's window coordinates, through Kivy's
   input dispatch, as tests/ui/conftest.py ``Stage.tap`` does; a covered, disabled or off-screen button
   does not fire;
 * ``{"op": "ping"}``: whether the screen is up;
@@ -144,7 +145,7 @@ def look() -> dict[str, Any]:
     return {"ok": True, "up": True, "screen": app.screen_name, "texts": texts, "buttons": buttons, "rows": rows}
 
 
-def tap(words: str) -> dict[str, Any]:
+def tap(words: str, any_of_them: bool = False) -> dict[str, Any]:
     from kivy.base import EventLoop
     from kivy.tests.common import UnitTestTouch
     from kivy.uix.button import Button
@@ -154,6 +155,8 @@ def tap(words: str) -> dict[str, Any]:
         return {"ok": False, "error": "the screen is not up"}
     current = app.manager.current_screen
     found = [w for w in _shown(app.root, current) if isinstance(w, Button) and w.text == words and _visible(w)]
+    if any_of_them and found:
+        found = [max(found, key=lambda w: w.to_window(*w.center)[1])]
     if len(found) != 1:
         return {"ok": False, "error": f"{len(found)} visible buttons say {words!r}", "screen": app.screen_name,
                 "buttons": _texts(app.root, current)[1]}
@@ -232,7 +235,8 @@ def _serve_one(connection: Connection) -> None:
                 answer = leftovers()
             elif op == "tap":
                 words = str(request.get("text", ""))
-                answer = _on_kivy_thread(lambda words=words: tap(words))
+                any_of_them = bool(request.get("any", False))
+                answer = _on_kivy_thread(lambda words=words, any_of_them=any_of_them: tap(words, any_of_them))
             else:
                 answer = {"ok": False, "error": f"unknown op {op!r}"}
             try:

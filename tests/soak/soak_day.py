@@ -659,7 +659,8 @@ class Day:
                              + "\n".join(self.trace))
 
     def _tap_in_row(self, log: SessionLog, words: str) -> None:
-        answer = self.kiosk.ask({"op": "tap", "text": words})
+        """A button each row may have (several rows may): the patron touches the top-most one."""
+        answer = self.kiosk.ask({"op": "tap", "text": words, "any": True})
         if not answer.get("ok"):
             self.findings.append(f"session {log.index}: could not touch {words!r}: {answer}")
 
