@@ -49,6 +49,7 @@ from kiosk.config_schema import (
     positive_number,
     setting,
     sip2_text,
+    some_of,
     string_map,
     text,
     timezone,
@@ -207,16 +208,6 @@ def _regex() -> Check:
     return Check("a regular expression (Python syntax)", compiles)
 
 
-def _usage_names() -> Check:
-    listed = ", ".join(f'"{name}"' for name in USAGE_NAMES)
-    return Check(
-        f"an array of ISO 28560 types of usage from: {listed}",
-        lambda v: isinstance(v, list) and len(set(v)) == len(v) and all(n in USAGE_NAMES for n in v),
-        convert=tuple,
-        choices=USAGE_NAMES,
-    )
-
-
 def _days_map() -> Check:
     return Check(
         "a table of whole days 1-365 (type = 21)",
@@ -242,7 +233,7 @@ class OfflineSettings:
     )
     patron_pattern: str = setting(".+", check=_regex(), doc="a card accepted offline must match this fully")
     refuse_usage_types: tuple[str, ...] = setting(
-        ("not_for_circulation", "discarded"), check=_usage_names(),
+        ("not_for_circulation", "discarded"), check=some_of("ISO 28560 types of usage", USAGE_NAMES),
         doc="an item whose tag states one of these types of usage is not lent offline",
     )
     probe_min_seconds: float = setting(1.0, check=positive_number(), doc="first wait before asking the ILS again")

@@ -67,6 +67,17 @@ def one_of(*choices: str) -> Check:
     return Check(f"one of {listed}", lambda v: v in choices, choices=choices)
 
 
+def some_of(what: str, choices: tuple[str, ...]) -> Check:
+    """An array of distinct names, each one of ``choices`` (``what`` names them in the error line)."""
+    listed = ", ".join(f'"{c}"' for c in choices)
+    return Check(
+        f"an array of {what} from: {listed}",
+        lambda v: isinstance(v, list) and len(set(v)) == len(v) and all(c in choices for c in v),
+        convert=tuple,
+        choices=choices,
+    )
+
+
 def text(*, nonempty: bool = False) -> Check:
     if nonempty:
         return Check("a non-empty string", lambda v: isinstance(v, str) and v.strip() != "")

@@ -26,6 +26,7 @@ from kiosk.config_schema import (
     positive_number,
     setting,
     sip2_text,
+    some_of,
 )
 
 ALERT_KINDS = ("bin_full", "out_of_service", "paper_out", "offline", "exceptions")
@@ -93,16 +94,6 @@ def address_list() -> Check:
     )
 
 
-def alert_kinds() -> Check:
-    listed = ", ".join(f'"{k}"' for k in ALERT_KINDS)
-    return Check(
-        f"an array of alert kinds from: {listed}",
-        lambda v: isinstance(v, list) and len(set(v)) == len(v) and all(k in ALERT_KINDS for k in v),
-        convert=tuple,
-        choices=ALERT_KINDS,
-    )
-
-
 def sha256_hex() -> Check:
     return Check(
         'a SHA-256 as 64 hex digits (sha256sum prints it), or "" for none',
@@ -148,7 +139,8 @@ class AlertSettings:
     webhook_url: str = setting("", check=url_check("https", "http"), doc="chat webhook (JSON with a text field)",
                                secret=True)
     email_to: tuple[str, ...] = setting((), check=address_list(), doc="addresses alerts are mailed to (needs [smtp])")
-    kinds: tuple[str, ...] = setting(ALERT_KINDS, check=alert_kinds(), doc="which alerts are sent")
+    kinds: tuple[str, ...] = setting(ALERT_KINDS, check=some_of("alert kinds", ALERT_KINDS),
+                                     doc="which alerts are sent")
     offline_minutes: float = setting(15.0, check=positive_number(), doc="offline this long before an alert")
     min_interval_minutes: float = setting(
         10.0, check=non_negative_number(), doc="at most one message per kind in this time"
