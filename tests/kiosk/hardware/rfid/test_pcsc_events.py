@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -122,6 +123,11 @@ def test_tag_leaving_inside_a_transparent_session_is_tag_not_in_field(
         sim.vanish_after(answered)
         with pytest.raises(TagNotInField):
             reader.set_eas(UID, False)
+        # the simulated tag has left: its thread ends just after it closed the link (a moment later on
+        # a loaded machine), so wait for that rather than race it
+        deadline = time.monotonic() + 5.0
+        while sim.placed and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert not sim.placed
         wait_for_card(SLOT0, present=False)  # else pcscd may still show the old placement
         place(sim, tag)
