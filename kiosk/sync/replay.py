@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from kiosk.ils.answers import CHARGED_STATUSES
 from kiosk.sync.journal import Answer, Journal, JournalError, Kind, ReplayOutcome, Transaction
 from kiosk.sync.owner_lock import OwnerLock
-from kiosk.sync.resolve import CHARGED, pre_image, resolve
+from kiosk.sync.resolve import pre_image, resolve
 from sip2.dialects import Dialect
 from sip2.errors import LoginFailed, OutcomeUnknown, SIP2ConnectionError, SIP2EncodeError, SIP2Error
 from sip2.fields import decode_date
@@ -219,7 +220,7 @@ class Replayer:
             info = self.client.item_information(row.item_id)
         except SIP2Error as exc:
             return Answer(False, reason=f"{reason} (and 17 failed: {exc})", title=title)
-        if info.title.strip() and info.circulation_status not in CHARGED:
+        if info.title.strip() and info.circulation_status not in CHARGED_STATUSES:
             notes.insert(0, f"the ILS says the item was not on loan ({reason})")
             return Answer(True, title=title or info.title.strip(), note="; ".join(notes))
         return Answer(False, reason=reason, title=title)

@@ -54,8 +54,6 @@ class IlsQuestions(Protocol):
     ) -> PatronInformationResponse: ...
 
 
-#: 18 circulation statuses that mean "on loan to someone".
-CHARGED = CHARGED_STATUSES
 #: Charged items asked for per 63 (BP/BQ), and how many pages before giving up.
 PAGE = 50
 MAX_PAGES = 40
@@ -140,7 +138,7 @@ def checkin_applied(client: IlsQuestions, item_id: str) -> Resolution:
     title = info.title.strip() or None
     if _unknown_item(info):
         return Resolution(Verdict.NOT_APPLIED, f"17: the ILS does not know item {item_id}")
-    if info.circulation_status in CHARGED:
+    if info.circulation_status in CHARGED_STATUSES:
         return Resolution(Verdict.NOT_APPLIED, "17: the item is still on loan", title=title)
     return Resolution(Verdict.APPLIED, f"17: the item is not on loan (status {_status(info)})", title=title)
 
@@ -161,7 +159,7 @@ def _not_charged_or(
     if _unknown_item(info):
         # The ILS refuses every transaction on an item it does not know: nothing can have changed.
         return Resolution(Verdict.NOT_APPLIED, f"17: the ILS does not know item {item_id}")
-    if info.circulation_status not in CHARGED:
+    if info.circulation_status not in CHARGED_STATUSES:
         return Resolution(Verdict.NOT_APPLIED, f"17: the item is not on loan (status {_status(info)})", title=title)
     return charged(info, title)
 

@@ -491,14 +491,20 @@ def test_a_lost_checkout_that_was_not_applied_is_recorded_as_failed_not_sent_aga
     assert sim.library.count(message="11", item=book) == 0
 
 
+def settling_while_waiting(sim: IlsSimulator, journal: Journal, clock: Clock, slept: list[float]) -> JournaledGateway:
+    """An open gateway that asks about a lost checkout for up to 3 s, its sleeps recorded in ``slept``."""
+    gw = make(sim, journal, clock, settle_retry_seconds=3.0, sleep=slept.append, mode="checkin_and_checkout")
+    gw.open()
+    return gw
+
+
 def test_a_lost_checkout_the_line_drops_again_is_settled_while_the_patron_waits(
     sim: IlsSimulator, journal: Journal, clock: Clock
 ) -> None:
     # The simulated day: an answer lost, the question about it lost too (the line dropped again), and
     # the ILS answering a second later. The patron, still at the pad, hears "lent", not "see staff".
     slept: list[float] = []
-    gw = make(sim, journal, clock, settle_retry_seconds=3.0, sleep=slept.append, mode="checkin_and_checkout")
-    gw.open()
+    gw = settling_while_waiting(sim, journal, clock, slept)
     try:
         patron, book = S.PATRON_CLEAN, S.AVAILABLE_BOOKS[2]
         sim.faults.drop(code="11", when=When.AFTER_APPLY)
@@ -518,8 +524,7 @@ def test_a_lost_checkout_that_cannot_be_asked_about_goes_to_staff_after_the_wait
     sim: IlsSimulator, journal: Journal, clock: Clock
 ) -> None:
     slept: list[float] = []
-    gw = make(sim, journal, clock, settle_retry_seconds=3.0, sleep=slept.append, mode="checkin_and_checkout")
-    gw.open()
+    gw = settling_while_waiting(sim, journal, clock, slept)
     try:
         patron, book = S.PATRON_CLEAN, S.AVAILABLE_BOOKS[2]
         sim.faults.drop(code="11", when=When.AFTER_APPLY)
