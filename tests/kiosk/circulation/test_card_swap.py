@@ -8,9 +8,11 @@ lying there, and the kiosk sat on its idle screen with a card on the pad.
 
 from __future__ import annotations
 
+from circulation_drive import on_pad, only
+
 from kiosk.circulation.commands import LookUpPatron
-from kiosk.circulation.events import PadChanged, PatronLookedUp, PinEntered, Pressed
-from kiosk.circulation.model import Pad, PatronAccount
+from kiosk.circulation.events import PatronLookedUp, PinEntered, Pressed
+from kiosk.circulation.model import PatronAccount
 from kiosk.circulation.session import PatronSessionMachine, Phase, SessionState
 from kiosk.config import CirculationSettings
 
@@ -20,10 +22,10 @@ ALICE, BOB = "21234000050005", "21234000050013"
 def identified(machine: PatronSessionMachine, card: str) -> SessionState:
     """``card`` put down on an idle kiosk, its PIN typed and taken: the session is open."""
     state, _ = machine.start()
-    state, _ = machine.step(state, PadChanged(Pad(patron_cards=(card,))))
+    state, _ = machine.step(state, on_pad(cards=(card,)))
     assert state.phase is Phase.PIN
     state, commands = machine.step(state, PinEntered("1234"))
-    lookup = next(c for c in commands if isinstance(c, LookUpPatron))
+    lookup = only(LookUpPatron, commands)
     state, _ = machine.step(state, PatronLookedUp(lookup.ref, PatronAccount(card, known=True, pin_ok=True)))
     assert state.phase is Phase.ACTIVE
     return state
@@ -44,14 +46,14 @@ def test_the_next_patrons_card_arriving_as_the_last_one_leaves_starts_a_session(
     machine = PatronSessionMachine(CirculationSettings(pin_required=True, receipt="never"))
     state = ended_with_the_card_still_reported(machine)
     # One stable stack: Alice's card gone, Bob's card there.
-    state, _ = machine.step(state, PadChanged(Pad(patron_cards=(BOB,))))
+    state, _ = machine.step(state, on_pad(cards=(BOB,)))
     assert state.phase is Phase.PIN and state.patron_id == BOB
 
 
 def test_the_same_card_still_lying_there_starts_nothing() -> None:
     machine = PatronSessionMachine(CirculationSettings(pin_required=True, receipt="never"))
     state = ended_with_the_card_still_reported(machine)
-    state, commands = machine.step(state, PadChanged(Pad(patron_cards=(ALICE,))))
+    state, commands = machine.step(state, on_pad(cards=(ALICE,)))
     assert state.phase is Phase.IDLE and state.patron_id == "" and commands == []
 
 

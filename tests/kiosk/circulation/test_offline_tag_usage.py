@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from circulation_drive import Desk, all_of, on_pad, only, tag
 
 from hardware_mocks.ils import IlsSimulator
 from hardware_mocks.ils import scenarios as S
@@ -21,12 +22,10 @@ from kiosk.circulation.events import (
     CardPresented,
     IlsFailed,
     ItemScanned,
-    PadChanged,
-    PatronLookedUp,
     PinEntered,
     Pressed,
 )
-from kiosk.circulation.model import Failure, FailureKind, Pad, PadItem, PatronAccount
+from kiosk.circulation.model import Failure, FailureKind, PadItem, PatronAccount
 from kiosk.circulation.rows import RowKind, RowState
 from kiosk.circulation.session import PatronSessionMachine, Phase, SessionState
 from kiosk.circulation.session_text import MESSAGES, render
@@ -40,8 +39,8 @@ NOW = datetime(2025, 3, 10, 14, 30, 5)
 PATRON = S.PATRON_CLEAN
 REFERENCE = S.ITEM_NOT_FOR_LOAN  # the ILS holds it as not for loan, and its tag says so
 BOOK = S.AVAILABLE_BOOKS[0]
-REF_TAG = PadItem(b"\xe0\x04\x00\x00\x00\x00\x00\x01", REFERENCE, usage="not_for_circulation")
-BOOK_TAG = PadItem(b"\xe0\x04\x00\x00\x00\x00\x00\x02", BOOK, usage="circulating_item")
+REF_TAG = tag(REFERENCE, 1, usage="not_for_circulation")
+BOOK_TAG = tag(BOOK, 2, usage="circulating_item")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +100,7 @@ class Kiosk:
         return self.state
 
     def checkouts(self) -> list[CheckOut]:
-        return [c for c in self.sent if isinstance(c, CheckOut)]
+        return all_of(CheckOut, self.sent)
 
 
 def test_offline_a_reference_copys_tag_gets_it_refused_with_its_reason_and_nothing_journaled(
@@ -110,7 +109,7 @@ def test_offline_a_reference_copys_tag_gets_it_refused_with_its_reason_and_nothi
     ils.stop()
     kiosk = Kiosk(gateway)
     assert kiosk.identified().account.offline
-    commands = kiosk.step(PadChanged(Pad(items=(REF_TAG, BOOK_TAG))))
+    commands = kiosk.step(on_pad(REF_TAG, BOOK_TAG))
     (asked_ref, asked_book) = kiosk.checkouts()
     assert (asked_ref.item_id, asked_ref.tag_usages) == (REFERENCE, ("not_for_circulation",))
     assert (asked_book.item_id, asked_book.tag_usages) == (BOOK, ("circulating_item",))
@@ -119,7 +118,7 @@ def test_offline_a_reference_copys_tag_gets_it_refused_with_its_reason_and_nothi
     assert render(reference.message) == "Not checked out: this item is for use in the library only."
     assert LIBRARY_USE_ONLY in MESSAGES
     # its alarm stays on: the only security write is the circulating book's, lent offline as before
-    (security,) = [c for c in commands if isinstance(c, SetSecurity)]
+    security = only(SetSecurity, commands)
     assert security.uids == (BOOK_TAG.uid,) and security.on_loan
     book = kiosk.state.row(RowKind.BORROW, BOOK)
     assert book.confirmed and book.offline and book.state is RowState.SECURING
@@ -135,7 +134,7 @@ def test_the_ils_found_away_during_the_checkout_refuses_the_reference_copy_too(
     kiosk = Kiosk(gateway)
     assert not kiosk.identified().account.offline
     ils.stop()
-    kiosk.step(PadChanged(Pad(items=(REF_TAG,))))
+    kiosk.step(on_pad(REF_TAG))
     assert kiosk.state.row(RowKind.BORROW, REFERENCE).message.id == LIBRARY_USE_ONLY
     assert [(t.kind, t.mode, t.state) for t in journal.transactions()] == [(Kind.CHECKOUT, Mode.ONLINE, State.FAILED)]
     assert journal.backlog() == 0
@@ -147,7 +146,7 @@ def test_online_the_ils_decides_whatever_the_tag_says(
     kiosk = Kiosk(gateway)
     kiosk.identified()
     mislabelled = PadItem(BOOK_TAG.uid, BOOK, usage="not_for_circulation")  # the ILS lends it: so be it
-    kiosk.step(PadChanged(Pad(items=(REF_TAG, mislabelled))))
+    kiosk.step(on_pad(REF_TAG, mislabelled))
     reference = kiosk.state.row(RowKind.BORROW, REFERENCE)
     assert reference.state is RowState.REFUSED and reference.message.id == "item.refused"
     assert "Item not for loan" in render(reference.message)  # the ILS's own words
@@ -177,14 +176,10 @@ def test_offline_a_scanned_item_has_no_tag_to_speak_for_it_and_goes_by_the_polic
 
 def test_a_session_keeps_what_the_tag_said_for_a_retry_after_the_book_left_the_pad() -> None:
     """The row remembers the tag's word: a checkout asked again later (``retry``) still carries it."""
-    machine = PatronSessionMachine(CirculationSettings(pin_required=False, receipt="never"))
-    state, _ = machine.start()
-    state, _ = machine.step(state, CardPresented(PATRON.id))
-    state, _ = machine.step(state, PatronLookedUp(state.lookup_ref, PatronAccount(PATRON.id, known=True, pin_ok=None)))
-    state, commands = machine.step(state, PadChanged(Pad(items=(REF_TAG,))))
-    (first,) = [c for c in commands if isinstance(c, CheckOut)]
-    state, _ = machine.step(state, IlsFailed(first.ref, Failure(FailureKind.UNREACHABLE, "down")))
-    state, _ = machine.step(state, PadChanged(Pad()))  # lifted; the row could not be sent, so it stays
-    state, commands = machine.step(state, Pressed("retry"))
-    (again,) = [c for c in commands if isinstance(c, CheckOut)]
+    desk = Desk(CirculationSettings(pin_required=False, receipt="never"))
+    desk.identify(PatronAccount(PATRON.id, known=True, pin_ok=None), card=PATRON.id)
+    first = desk.only(CheckOut, desk.feed(on_pad(REF_TAG)))
+    desk.feed(IlsFailed(first.ref, Failure(FailureKind.UNREACHABLE, "down")))
+    desk.feed(on_pad())  # lifted; the row could not be sent, so it stays
+    again = desk.only(CheckOut, desk.feed(Pressed("retry")))
     assert again.tag_usages == ("not_for_circulation",) and again.ref != first.ref

@@ -6,41 +6,33 @@ import dataclasses
 from collections.abc import Callable, Mapping
 
 import pytest
+from circulation_drive import NO_PIN, PATRON, PIN, Desk, lent, on_pad, tag
 
 from kiosk.circulation.commands import (
     CancelTimer,
     CheckOut,
-    Command,
     EmailReceipt,
     EndPatronSession,
     LookUpPatron,
     PrintReceipt,
-    SetSecurity,
     StartTimer,
 )
 from kiosk.circulation.events import (
     CardPresented,
-    Event,
     IlsFailed,
-    LoanAnswered,
-    PadChanged,
     PatronLookedUp,
     PinEntered,
     Pressed,
     Printed,
-    SecuritySet,
     TimerFired,
 )
-from kiosk.circulation.model import Failure, FailureKind, LoanAnswer, Pad, PadItem, PatronAccount
+from kiosk.circulation.model import Failure, FailureKind, Pad, PatronAccount
 from kiosk.circulation.rows import Param
 from kiosk.circulation.session import PatronSessionMachine, Phase, SessionState
 from kiosk.circulation.session_text import Render, english, receipt_lines
 from kiosk.config import CirculationSettings
 
-PATRON = "21234000000018"
-PIN = "1234"
 LANGUAGES = ("de", "en", "fr")
-NO_PIN = CirculationSettings(pin_required=False)
 WITH_PIN = CirculationSettings(pin_required=True)
 INACTIVITY = StartTimer("inactivity", NO_PIN.inactivity_seconds)
 
@@ -73,39 +65,15 @@ class Wording:
         return render
 
 
-class Kiosk:
-    def __init__(self, settings: CirculationSettings = NO_PIN,
-                 wording: Callable[[str], Render] | None = None) -> None:
-        kwargs = {"wording": wording} if wording is not None else {}
-        self.machine = PatronSessionMachine(settings, languages=LANGUAGES, **kwargs)
-        self.state, self.last = self.machine.start()
+def kiosk(settings: CirculationSettings = NO_PIN, wording: Callable[[str], Render] | None = None) -> Desk:
+    options = {"wording": wording} if wording is not None else {}
+    return Desk(settings, languages=LANGUAGES, **options)
 
-    def feed(self, *events: Event) -> list[Command]:
-        commands: list[Command] = []
-        for event in events:
-            self.state, self.last = self.machine.step(self.state, event)
-            commands += self.last
-        return commands
 
-    def one(self, cls: type, commands: list[Command]) -> object:
-        found = [c for c in commands if isinstance(c, cls)]
-        assert len(found) == 1, f"expected one {cls.__name__} in {commands}"
-        return found[0]
-
-    def identify(self, account: PatronAccount | None = None) -> list[Command]:
-        commands = self.feed(CardPresented(PATRON))
-        if self.state.phase is Phase.PIN:
-            commands = self.feed(PinEntered(PIN))
-        lookup = self.one(LookUpPatron, commands)
-        pin_ok = True if lookup.pin else None
-        return self.feed(PatronLookedUp(lookup.ref, account or PatronAccount(PATRON, known=True, pin_ok=pin_ok)))
-
-    def borrow(self, item_id: str = "A") -> None:
-        commands = self.feed(PadChanged(Pad(items=(PadItem(b"\x01", item_id),))))
-        checkout = self.one(CheckOut, commands)
-        answer = LoanAnswer(item_id, ok=True, title=f"Title of {item_id}", due="20261201")
-        security = self.one(SetSecurity, self.feed(LoanAnswered(checkout.ref, answer)))
-        self.feed(SecuritySet(security.ref, ok=True), PadChanged(Pad()))
+def borrowed(k: Desk) -> None:
+    """A lent (its receipt line: "Title of A", due 20261201), secured and taken off the pad."""
+    k.borrow(tag("A", 1), lent("A", due="20261201"))
+    k.feed(on_pad())
 
 
 def choices(state: SessionState) -> tuple[str, bool, bool]:
@@ -116,20 +84,20 @@ def choices(state: SessionState) -> tuple[str, bool, bool]:
 
 
 def test_a_language_on_the_idle_screen_is_taken_and_waits_for_a_card_at_most_the_inactivity_time():
-    k = Kiosk()
+    k = kiosk()
     commands = k.feed(Pressed("language", "fr"))
     assert k.state.language == "fr" and k.state.phase is Phase.IDLE
     assert commands == [INACTIVITY]
 
 
 def test_a_language_the_site_does_not_offer_is_ignored():
-    k = Kiosk()
+    k = kiosk()
     assert k.feed(Pressed("language", "xx")) == [] and k.state == SessionState()
     assert k.feed(Pressed("language", "")) == [] and k.state == SessionState()
 
 
 def test_large_text_and_high_contrast_toggle():
-    k = Kiosk()
+    k = kiosk()
     k.feed(Pressed("large_text"), Pressed("high_contrast"))
     assert choices(k.state) == ("", True, True)
     k.feed(Pressed("large_text"))
@@ -137,23 +105,23 @@ def test_large_text_and_high_contrast_toggle():
 
 
 def test_an_idle_choice_with_no_card_following_is_forgotten_when_the_timer_fires():
-    k = Kiosk()
+    k = kiosk()
     k.feed(Pressed("language", "de"), Pressed("large_text"), TimerFired("inactivity"))
     assert k.state == SessionState()
 
 
 @pytest.mark.parametrize("settings", [NO_PIN, WITH_PIN], ids=["no PIN", "PIN"])
 def test_a_choice_made_before_the_card_is_kept_through_identification(settings: CirculationSettings):
-    k = Kiosk(settings)
+    k = kiosk(settings)
     k.feed(Pressed("language", "de"), Pressed("high_contrast"))
     k.identify()
     assert k.state.phase is Phase.ACTIVE and choices(k.state) == ("de", False, True)
 
 
 def test_the_choices_are_kept_for_the_refusal_notice_and_forgotten_when_it_is_dismissed():
-    k = Kiosk()
+    k = kiosk()
     k.feed(Pressed("language", "de"), CardPresented(PATRON))
-    lookup = k.one(LookUpPatron, k.last)
+    lookup = k.only(LookUpPatron, k.last)
     k.feed(IlsFailed(lookup.ref, Failure(FailureKind.UNREACHABLE, "down")))
     assert k.state.phase is Phase.REFUSED and k.state.language == "de"
     k.feed(Pressed("high_contrast"))
@@ -163,23 +131,23 @@ def test_the_choices_are_kept_for_the_refusal_notice_and_forgotten_when_it_is_di
 
 
 def test_walking_away_at_the_pin_pad_forgets_the_choices():
-    k = Kiosk(WITH_PIN)
+    k = kiosk(WITH_PIN)
     k.feed(Pressed("large_text"), CardPresented(PATRON), Pressed("language", "fr"), TimerFired("inactivity"))
     assert k.state.phase is Phase.IDLE and choices(k.state) == ("", False, False)
 
 
 def test_the_choices_end_with_the_session():
-    k = Kiosk()
+    k = kiosk()
     k.feed(Pressed("language", "fr"))
     k.identify()
     k.feed(Pressed("large_text"))
     commands = k.feed(Pressed("finish"))
-    assert k.one(EndPatronSession, commands) and k.state.phase is Phase.IDLE
+    assert k.only(EndPatronSession, commands) and k.state.phase is Phase.IDLE
     assert choices(k.state) == ("", False, False)
 
 
 def test_the_choices_are_taken_in_every_phase():
-    k = Kiosk(WITH_PIN)
+    k = kiosk(WITH_PIN)
     seen: dict[Phase, bool] = {}
 
     def toggle() -> None:
@@ -190,17 +158,15 @@ def test_the_choices_are_taken_in_every_phase():
     toggle()  # IDLE
     k.feed(CardPresented(PATRON))
     toggle()  # PIN
-    lookup = k.one(LookUpPatron, k.feed(PinEntered(PIN)))
+    lookup = k.only(LookUpPatron, k.feed(PinEntered(PIN)))
     toggle()  # LOOKING_UP
     k.feed(PatronLookedUp(lookup.ref, PatronAccount(PATRON, known=True, pin_ok=True)))
     toggle()  # ACTIVE
-    k.borrow()
-    checkout = k.one(CheckOut, k.feed(PadChanged(Pad(items=(PadItem(b"\x02", "B"),)))))
+    borrowed(k)
+    checkout = k.only(CheckOut, k.feed(on_pad(tag("B", 2))))
     k.feed(Pressed("finish"))
     toggle()  # FINISHING (B is still out)
-    answer = LoanAnswer("B", ok=True, title="B", due="20261201")
-    security = k.one(SetSecurity, k.feed(LoanAnswered(checkout.ref, answer)))
-    k.feed(SecuritySet(security.ref, ok=True))
+    k.confirm_and_secure("B", lent("B", title="B", due="20261201"), checkout)
     toggle()  # RECEIPT
     k.feed(Pressed("receipt_print"))
     toggle()  # SENDING_RECEIPT
@@ -210,7 +176,7 @@ def test_the_choices_are_taken_in_every_phase():
 
 
 def test_a_choice_during_the_session_is_patron_activity():
-    k = Kiosk()
+    k = kiosk()
     k.identify()
     k.feed(TimerFired("inactivity"))
     assert k.state.more_time
@@ -226,19 +192,19 @@ def test_the_machine_needs_at_least_one_language():
 # --- the receipt in the patron's language -------------------------------------------------------------
 
 
-def _receipt_text(k: Kiosk, choice: str = "receipt_print") -> list[str]:
+def _receipt_text(k: Desk, choice: str = "receipt_print") -> list[str]:
     k.feed(Pressed("finish"))
     assert k.state.phase is Phase.RECEIPT
-    command = k.one(PrintReceipt if choice == "receipt_print" else EmailReceipt, k.feed(Pressed(choice)))
+    command = k.only(PrintReceipt if choice == "receipt_print" else EmailReceipt, k.feed(Pressed(choice)))
     return [line.text for line in command.lines]
 
 
 def test_the_receipt_is_worded_in_the_language_the_patron_picked():
     wording = Wording({"de": GERMAN})
-    k = Kiosk(wording=wording)
+    k = kiosk(wording=wording)
     k.feed(Pressed("language", "de"))
     k.identify()
-    k.borrow()
+    borrowed(k)
     text = _receipt_text(k)
     assert text == ["Quittung der Bibliothek", "Ausweis: ****0018", "Ausgeliehen", "Title of A", "  fällig am 20261201"]
     assert set(wording.asked) == {"de"}
@@ -246,19 +212,19 @@ def test_the_receipt_is_worded_in_the_language_the_patron_picked():
 
 def test_a_session_without_a_choice_is_worded_in_the_site_language():
     wording = Wording({"de": GERMAN})
-    k = Kiosk(dataclasses.replace(NO_PIN, email_receipts=True), wording=wording)
+    k = kiosk(dataclasses.replace(NO_PIN, email_receipts=True), wording=wording)
     k.identify(PatronAccount(PATRON, known=True, pin_ok=None, email="p@example.org"))
-    k.borrow()
+    borrowed(k)
     text = _receipt_text(k, "receipt_email")
     assert text[0] == "Quittung der Bibliothek" and set(wording.asked) == {"de"}  # LANGUAGES[0]
 
 
 def test_an_english_choice_at_a_german_site_prints_english():
     wording = Wording({"de": GERMAN})
-    k = Kiosk(wording=wording)
+    k = kiosk(wording=wording)
     k.feed(Pressed("language", "en"))
     k.identify()
-    k.borrow()
+    borrowed(k)
     assert _receipt_text(k)[:2] == ["Library receipt", "Card: ****0018"]
 
 
@@ -273,13 +239,13 @@ def test_a_wording_that_fails_gives_english_and_the_session_still_ends():
         raise LookupError(language)
 
     for wording in (broken, unloadable):
-        k = Kiosk(wording=wording)  # type: ignore[arg-type]
+        k = kiosk(wording=wording)  # type: ignore[arg-type]
         k.identify()
-        k.borrow()
+        borrowed(k)
         text = _receipt_text(k)
         assert text[0] == "Library receipt" and "  due 20261201" in text
-        printed = k.one(PrintReceipt, k.last)
-        k.one(EndPatronSession, k.feed(Printed(printed.ref, ok=True)))
+        printed = k.only(PrintReceipt, k.last)
+        k.only(EndPatronSession, k.feed(Printed(printed.ref, ok=True)))
 
 
 def test_receipt_lines_take_the_render_and_keep_the_layouts_indent():
@@ -299,9 +265,9 @@ def test_receipt_lines_take_the_render_and_keep_the_layouts_indent():
 
 
 def test_items_staff_leave_are_not_the_next_patrons_but_those_already_there_are():
-    k = Kiosk()
-    k.feed(PadChanged(Pad(items=(PadItem(b"\x01", "A"),))))
-    staff_left = Pad(items=(PadItem(b"\x01", "A"), PadItem(b"\x02", "B")))
+    k = kiosk()
+    k.feed(on_pad(tag("A", 1)))
+    staff_left = Pad(items=(tag("A", 1), tag("B", 2)))
     state, commands = k.machine.pad_while_closed(k.state, staff_left, card_on_pad=False, staff_left_items=True)
     assert commands == [] and state.left_behind == ("B",) and state.pad == staff_left
     k.state = state
@@ -310,17 +276,17 @@ def test_items_staff_leave_are_not_the_next_patrons_but_those_already_there_are(
 
 
 def test_a_card_lying_on_the_pad_meanwhile_starts_nothing_until_put_down_again():
-    k = Kiosk()
+    k = kiosk()
     k.state, commands = k.machine.pad_while_closed(k.state, Pad(), card_on_pad=True, staff_left_items=False)
     assert commands == [] and k.state.card_on_pad and k.state.phase is Phase.IDLE
-    assert not k.feed(PadChanged(Pad(patron_cards=(PATRON,))))
-    k.feed(PadChanged(Pad()))
-    assert k.one(LookUpPatron, k.feed(PadChanged(Pad(patron_cards=(PATRON,))))).patron_id == PATRON
+    assert not k.feed(on_pad(cards=(PATRON,)))
+    k.feed(on_pad())
+    assert k.only(LookUpPatron, k.feed(on_pad(cards=(PATRON,)))).patron_id == PATRON
 
 
 def test_the_pad_handed_back_mid_session_is_an_ordinary_pad_change():
-    k = Kiosk()
+    k = kiosk()
     k.identify()
     state, commands = k.machine.pad_while_closed(
-        k.state, Pad(items=(PadItem(b"\x01", "A"),)), card_on_pad=False, staff_left_items=True)
+        k.state, Pad(items=(tag("A", 1),)), card_on_pad=False, staff_left_items=True)
     assert [c.item_id for c in commands if isinstance(c, CheckOut)] == ["A"] and state.left_behind == ()

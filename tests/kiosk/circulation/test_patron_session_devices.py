@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from circulation_drive import PATRON, Desk, lent, on_pad, tag
+
 from kiosk.circulation.commands import (
-    Command,
     EmailReceipt,
     EndPatronSession,
     PrintReceipt,
-    SetSecurity,
     Signal,
     StartTimer,
 )
@@ -18,50 +18,26 @@ from kiosk.circulation.events import (
     CardPresented,
     DeviceStatus,
     Emailed,
-    Event,
     GateAlarm,
-    LoanAnswered,
-    PadChanged,
-    PatronLookedUp,
     Pressed,
-    SecuritySet,
     TimerFired,
 )
-from kiosk.circulation.model import LoanAnswer, Pad, PadItem, PatronAccount
+from kiosk.circulation.model import PatronAccount
 from kiosk.circulation.rows import Message, RowState
-from kiosk.circulation.session import NOTICE, NOTICE_SECONDS, PatronSessionMachine, Phase, SessionState, Tally
+from kiosk.circulation.session import NOTICE, NOTICE_SECONDS, Phase, SessionState, Tally
 from kiosk.circulation.session_text import MESSAGES, render
 from kiosk.config import CirculationSettings
 
-PATRON = "21234000000018"
 ASK = CirculationSettings(pin_required=False, email_receipts=True)
 PRINTER_DOWN = DeviceStatus("printer", "failed", "paper out: the paper roll is empty")
 
 
-class Kiosk:
-    def __init__(self, settings: CirculationSettings = ASK, **kwargs: float) -> None:
-        self.machine = PatronSessionMachine(settings, **kwargs)
-        self.state, _ = self.machine.start()
-
-    def feed(self, *events: Event) -> list[Command]:
-        commands: list[Command] = []
-        for event in events:
-            self.state, last = self.machine.step(self.state, event)
-            commands += last
-        return commands
-
-    def borrow_one(self, email: str = "m@example.org") -> None:
-        """A patron identified who borrowed one book and took it off the pad."""
-        lookup = self.feed(CardPresented(PATRON))[0]
-        acc = PatronAccount(PATRON, known=True, pin_ok=None, name="M. Reader", email=email)
-        self.feed(PatronLookedUp(lookup.ref, acc))
-        uid = b"\x01" * 8
-        checkout = self.feed(PadChanged(Pad((PadItem(uid, "A"),))))
-        ref = next(c.ref for c in checkout if type(c).__name__ == "CheckOut")
-        security = next(c for c in self.feed(LoanAnswered(ref, LoanAnswer("A", True, title="A", due="2026-12-01")))
-                        if isinstance(c, SetSecurity))
-        self.feed(SecuritySet(security.ref, ok=True), PadChanged(Pad()))
-        assert self.state.rows[0].state is RowState.DONE
+def borrow_one(k: Desk, email: str = "m@example.org") -> None:
+    """A patron identified who borrowed one book and took it off the pad."""
+    k.identify(PatronAccount(PATRON, known=True, pin_ok=None, name="M. Reader", email=email))
+    k.borrow(tag("A", 1), lent("A", title="A", due="2026-12-01"))
+    k.feed(on_pad())
+    assert k.state.rows[0].state is RowState.DONE
 
 
 def fresh(state: SessionState) -> SessionState:
@@ -73,16 +49,16 @@ def fresh(state: SessionState) -> SessionState:
 
 
 def test_print_is_offered_until_the_printer_says_it_cannot_print() -> None:
-    k = Kiosk()
-    k.borrow_one()
+    k = Desk(ASK)
+    borrow_one(k)
     k.feed(Pressed("finish"))
     assert k.state.receipt_choices == ("print", "email", "none") and k.state.notice is None
 
 
 def test_a_printer_that_cannot_print_is_not_offered_and_the_patron_is_told_why() -> None:
-    k = Kiosk()
+    k = Desk(ASK)
     k.feed(PRINTER_DOWN)
-    k.borrow_one()
+    borrow_one(k)
     k.feed(Pressed("finish"))
     assert k.state.phase is Phase.RECEIPT and k.state.receipt_choices == ("email", "none")
     assert k.state.notice == Message("receipt.printer_unavailable")
@@ -91,15 +67,15 @@ def test_a_printer_that_cannot_print_is_not_offered_and_the_patron_is_told_why()
 
 def test_paper_low_and_a_one_way_printer_still_print_and_unknown_states_do_not() -> None:
     for state, offered in (("ok", True), ("warning", True), ("failed", False), ("unknown", False), ("", False)):
-        k = Kiosk()
+        k = Desk(ASK)
         k.feed(DeviceStatus("printer", state))
-        k.borrow_one()
+        borrow_one(k)
         k.feed(Pressed("finish"))
         assert ("print" in k.state.receipt_choices) is offered, state
 
 
 def test_other_devices_reports_do_not_touch_the_printer_flag() -> None:
-    k = Kiosk()
+    k = Desk(ASK)
     k.feed(DeviceStatus("reader", "failed", "gone"))
     assert k.state.printer_ok
     k.feed(PRINTER_DOWN, DeviceStatus("reader", "ok"))
@@ -109,8 +85,8 @@ def test_other_devices_reports_do_not_touch_the_printer_flag() -> None:
 
 
 def test_a_printer_stopping_while_the_patron_chooses_takes_print_away_at_once() -> None:
-    k = Kiosk()
-    k.borrow_one()
+    k = Desk(ASK)
+    borrow_one(k)
     k.feed(Pressed("finish"))
     k.feed(PRINTER_DOWN)
     assert k.state.receipt_choices == ("email", "none")
@@ -118,9 +94,9 @@ def test_a_printer_stopping_while_the_patron_chooses_takes_print_away_at_once() 
 
 
 def test_always_receipts_fall_back_to_email_when_the_printer_cannot_print() -> None:
-    k = Kiosk(dataclasses.replace(ASK, receipt="always"))
+    k = Desk(dataclasses.replace(ASK, receipt="always"))
     k.feed(PRINTER_DOWN)
-    k.borrow_one()
+    borrow_one(k)
     commands = k.feed(Pressed("finish"))
     mail = next(c for c in commands if isinstance(c, EmailReceipt))
     assert not any(isinstance(c, PrintReceipt) for c in commands)
@@ -130,9 +106,9 @@ def test_always_receipts_fall_back_to_email_when_the_printer_cannot_print() -> N
 
 
 def test_always_receipts_with_no_printer_and_no_email_end_the_session_and_say_so() -> None:
-    k = Kiosk(dataclasses.replace(ASK, receipt="always"), notice_seconds=4.0)
+    k = Desk(dataclasses.replace(ASK, receipt="always"), notice_seconds=4.0)
     k.feed(PRINTER_DOWN)
-    k.borrow_one(email="")
+    borrow_one(k, email="")
     commands = k.feed(Pressed("finish"))
     assert any(isinstance(c, EndPatronSession) for c in commands)
     assert not any(isinstance(c, PrintReceipt | EmailReceipt) for c in commands)
@@ -145,22 +121,22 @@ def test_always_receipts_with_no_printer_and_no_email_end_the_session_and_say_so
 
 
 def test_asking_with_only_none_left_is_no_question() -> None:
-    k = Kiosk(dataclasses.replace(ASK, email_receipts=False))
+    k = Desk(dataclasses.replace(ASK, email_receipts=False))
     k.feed(PRINTER_DOWN)
-    k.borrow_one()
+    borrow_one(k)
     commands = k.feed(Pressed("finish"))
     assert any(isinstance(c, EndPatronSession) for c in commands)
     assert k.state.phase is Phase.IDLE and k.state.notice == Message("receipt.printer_unavailable")
 
 
 def test_the_printer_flag_outlives_sessions_and_knows_nothing_of_patrons() -> None:
-    k = Kiosk()
+    k = Desk(ASK)
     k.feed(PRINTER_DOWN)
-    k.borrow_one()
+    borrow_one(k)
     k.feed(Pressed("finish"), Pressed("receipt_none"))
     assert not k.state.printer_ok and fresh(k.state) == SessionState()
     k.feed(DeviceStatus("printer", "ok"))
-    k.borrow_one()
+    borrow_one(k)
     k.feed(Pressed("finish"))
     assert "print" in k.state.receipt_choices
 
@@ -169,7 +145,7 @@ def test_the_printer_flag_outlives_sessions_and_knows_nothing_of_patrons() -> No
 
 
 def test_a_gate_alarm_shows_a_notice_for_a_while_and_counts_for_staff() -> None:
-    k = Kiosk(notice_seconds=6.0)
+    k = Desk(ASK, notice_seconds=6.0)
     commands = k.feed(GateAlarm(at=1_790_000_000.0))
     assert k.state.notice == Message("gate.alarm") and k.state.phase is Phase.IDLE
     assert StartTimer(NOTICE, 6.0) in commands and Signal("attention") in commands
@@ -181,8 +157,8 @@ def test_a_gate_alarm_shows_a_notice_for_a_while_and_counts_for_staff() -> None:
 
 
 def test_a_gate_alarm_during_a_session_leaves_rows_and_patron_alone() -> None:
-    k = Kiosk()
-    k.borrow_one()
+    k = Desk(ASK)
+    borrow_one(k)
     before = k.state
     k.feed(GateAlarm(at=0.0))
     assert k.state.rows == before.rows and k.state.account == before.account
@@ -193,8 +169,8 @@ def test_a_gate_alarm_during_a_session_leaves_rows_and_patron_alone() -> None:
 
 
 def test_the_notice_timer_clears_only_the_kiosks_own_notices() -> None:
-    k = Kiosk()
-    k.borrow_one()
+    k = Desk(ASK)
+    borrow_one(k)
     k.feed(GateAlarm(at=0.0), CardPresented("29999999999999"))  # another card: a patron notice
     assert k.state.notice == Message("card.finish_first")
     k.feed(TimerFired(NOTICE))
@@ -202,7 +178,7 @@ def test_the_notice_timer_clears_only_the_kiosks_own_notices() -> None:
 
 
 def test_a_new_patron_does_not_inherit_the_alarm_notice() -> None:
-    k = Kiosk()
+    k = Desk(ASK)
     k.feed(GateAlarm(at=0.0), CardPresented(PATRON))
     assert k.state.phase is Phase.LOOKING_UP and k.state.notice is None
     assert k.state.tally.gate_alarms == 1

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import pytest
+from circulation_drive import feed, only, uid
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
@@ -36,26 +37,12 @@ from kiosk.circulation.returns import (
 )
 from kiosk.config import ReturnsSettings
 
-UID = b"\xe0\x04\x01\x00\x00\x00\x00\x01"
+UID = uid(1)
 HOLDER = "Ada Lovelace"
 
 
 def machine(**overrides: object) -> ReturnsBinMachine:
     return ReturnsBinMachine(ReturnsSettings(**overrides))
-
-
-def feed(m: ReturnsBinMachine, state: ReturnsState, *events: Event) -> tuple[ReturnsState, list[Command]]:
-    commands: list[Command] = []
-    for event in events:
-        state, more = m.step(state, event)
-        commands += more
-    return state, commands
-
-
-def only(commands: list[Command], kind: type) -> object:
-    found = [c for c in commands if isinstance(c, kind)]
-    assert len(found) == 1, commands
-    return found[0]
 
 
 def answer(item_id: str = "it-1", **fields: object) -> ReturnAnswer:
@@ -66,7 +53,7 @@ def answer(item_id: str = "it-1", **fields: object) -> ReturnAnswer:
 
 def drop_and_answer(m: ReturnsBinMachine, state: ReturnsState, ans: ReturnAnswer, uids=(UID,), ref="d1"):
     state, cmds = feed(m, state, ItemDropped(ref, ans.item_id, uids))
-    checkin = only(cmds, CheckIn)
+    checkin = only(CheckIn, cmds)
     state, cmds = feed(m, state, ReturnAnswered(checkin.ref, ans))
     return state, cmds
 
@@ -87,17 +74,17 @@ def test_a_returned_book_is_checked_in_secured_and_routed_to_reshelve():
     m = machine()
     state, _ = m.start()
     state, cmds = feed(m, state, ItemDropped("d1", "it-1", (UID,)))
-    checkin = only(cmds, CheckIn)
+    checkin = only(CheckIn, cmds)
     assert checkin.item_id == "it-1"
     assert state.in_flight[0].stage is Stage.CHECKING_IN
 
     state, cmds = feed(m, state, ReturnAnswered(checkin.ref, answer()))
-    security = only(cmds, SetSecurity)
+    security = only(SetSecurity, cmds)
     assert security.uids == (UID,) and security.on_loan is False
     assert not [c for c in cmds if isinstance(c, RouteToBin)], "routed before the security was verified"
 
     state, cmds = feed(m, state, SecuritySet(security.ref, ok=True))
-    route = only(cmds, RouteToBin)
+    route = only(RouteToBin, cmds)
     assert route.bin == "reshelve"
     assert state.count("reshelve") == 0, "counted before the diverter confirmed"
 
@@ -192,10 +179,10 @@ def test_an_item_that_was_not_on_loan_is_sorted_as_if_ok():
         state,
         answer(ok=False, alert=Alert.HOLD_HERE, messages=("Item not checked out",), hold_patron_name=HOLDER),
     )
-    security = only(cmds, SetSecurity)
-    assert only(cmds, PrintSlip).kind == "hold"
+    security = only(SetSecurity, cmds)
+    assert only(PrintSlip, cmds).kind == "hold"
     state, cmds = feed(m, state, SecuritySet(security.ref, ok=True))
-    assert only(cmds, RouteToBin).bin == "holds"
+    assert only(RouteToBin, cmds).bin == "holds"
     assert state.exceptions == ()
 
 
@@ -206,7 +193,7 @@ def test_an_unknown_item_goes_to_exceptions_without_touching_security():
     state, _ = m.start()
     state, cmds = drop_and_answer(m, state, ans)
     assert not [c for c in cmds if isinstance(c, SetSecurity | PrintSlip)]
-    route = only(cmds, RouteToBin)
+    route = only(RouteToBin, cmds)
     assert route.bin == "exceptions"
     (exc,) = state.exceptions
     assert (exc.item_id, exc.bin, exc.reason) == ("it-1", "exceptions", "returns.unknown_item")
@@ -222,13 +209,13 @@ def test_a_refused_item_is_armed_on_its_way_to_exceptions():
     m = machine()
     state, _ = m.start()
     state, cmds = drop_and_answer(m, state, ans)
-    security = only(cmds, SetSecurity)
+    security = only(SetSecurity, cmds)
     assert security.uids == (UID,) and not security.on_loan
     assert not [c for c in cmds if isinstance(c, RouteToBin | PrintSlip)]  # armed first, then routed
     (exc,) = state.exceptions
     assert (exc.item_id, exc.bin, exc.reason) == ("it-1", "exceptions", "returns.refused")
     state, cmds = feed(m, state, SecuritySet(security.ref, ok=True))
-    route = only(cmds, RouteToBin)
+    route = only(RouteToBin, cmds)
     assert route.bin == "exceptions"
     state, _ = feed(m, state, Routed(route.ref, ok=True))
     assert state.count("exceptions") == 1 and len(state.exceptions) == 1
@@ -239,9 +226,9 @@ def test_not_on_loan_goes_to_exceptions_when_the_site_says_so():
     state, _ = m.start()
     state, cmds = drop_and_answer(m, state, answer(ok=False))
     assert state.exceptions[0].reason == "returns.not_on_loan"
-    security = only(cmds, SetSecurity)  # a known item, in the library: armed on the way
+    security = only(SetSecurity, cmds)  # a known item, in the library: armed on the way
     state, cmds = feed(m, state, SecuritySet(security.ref, ok=True))
-    assert only(cmds, RouteToBin).bin == "exceptions"
+    assert only(RouteToBin, cmds).bin == "exceptions"
 
 
 def test_an_unreadable_item_goes_straight_to_exceptions_with_its_uid_for_staff():
@@ -249,7 +236,7 @@ def test_an_unreadable_item_goes_straight_to_exceptions_with_its_uid_for_staff()
     state, _ = m.start()
     state, cmds = feed(m, state, ItemDropped("d1", "", (UID,)))
     assert not [c for c in cmds if isinstance(c, CheckIn)]
-    route = only(cmds, RouteToBin)
+    route = only(RouteToBin, cmds)
     assert route.bin == "exceptions"
     (exc,) = state.exceptions
     assert exc.reason == "returns.unreadable" and exc.detail == UID.hex().upper()
@@ -261,26 +248,26 @@ def test_an_ils_failure_sends_the_item_to_exceptions_with_the_kind():
     m = machine()
     state, _ = m.start()
     state, cmds = feed(m, state, ItemDropped("d1", "it-1", (UID,)))
-    checkin = only(cmds, CheckIn)
+    checkin = only(CheckIn, cmds)
     failure = Failure(FailureKind.OUTCOME_UNKNOWN, "answer lost")
     state, cmds = feed(m, state, IlsFailed(checkin.ref, failure))
     (exc,) = state.exceptions
     assert exc.reason == "returns.ils_failed"
     assert "outcome unknown" in exc.detail and "answer lost" in exc.detail
     # whatever the ILS did, the book is inside the library now: armed, then to staff
-    security = only(cmds, SetSecurity)
+    security = only(SetSecurity, cmds)
     assert security.uids == (UID,) and not security.on_loan
     state, cmds = feed(m, state, SecuritySet(security.ref, ok=True))
-    assert only(cmds, RouteToBin).bin == "exceptions"
+    assert only(RouteToBin, cmds).bin == "exceptions"
 
 
 def test_a_failed_security_write_sends_the_item_to_exceptions():
     m = machine()
     state, _ = m.start()
     state, cmds = drop_and_answer(m, state, answer())
-    security = only(cmds, SetSecurity)
+    security = only(SetSecurity, cmds)
     state, cmds = feed(m, state, SecuritySet(security.ref, ok=False, failed_uids=(UID,), detail="no answer"))
-    assert only(cmds, RouteToBin).bin == "exceptions"
+    assert only(RouteToBin, cmds).bin == "exceptions"
     (exc,) = state.exceptions
     assert exc.reason == "returns.security_failed"
     assert UID.hex().upper() in exc.detail and "no answer" in exc.detail
@@ -291,25 +278,25 @@ def test_an_item_without_a_tag_needs_no_security_write():
     state, _ = m.start()
     state, cmds = drop_and_answer(m, state, answer(alert=Alert.TRANSIT), uids=())
     assert not [c for c in cmds if isinstance(c, SetSecurity)]
-    assert only(cmds, RouteToBin).bin == "transit"
+    assert only(RouteToBin, cmds).bin == "transit"
 
 
 def test_an_unexplained_ils_alert_is_checked_in_secured_and_shown_to_staff():
     m = machine()
     state, cmds = drop_and_answer(m, m.start()[0], answer(alert=Alert.OTHER, messages=("Check the item",)))
-    security = only(cmds, SetSecurity)
+    security = only(SetSecurity, cmds)
     assert state.exceptions[0].reason == "returns.ils_alert"
     assert state.exceptions[0].detail == "Check the item"
     state, cmds = feed(m, state, SecuritySet(security.ref, ok=True))
-    assert only(cmds, RouteToBin).bin == "exceptions"
+    assert only(RouteToBin, cmds).bin == "exceptions"
 
 
 def test_a_sort_bin_mapped_to_exceptions_is_listed_for_staff():
     m = machine(sort_bins={"5": "exceptions"})
     state, cmds = drop_and_answer(m, m.start()[0], answer(sort_bin="5"))
     assert state.exceptions[0].reason == "returns.sorted_to_exceptions"
-    state, cmds = feed(m, state, SecuritySet(only(cmds, SetSecurity).ref, ok=True))
-    assert only(cmds, RouteToBin).bin == "exceptions"
+    state, cmds = feed(m, state, SecuritySet(only(SetSecurity, cmds).ref, ok=True))
+    assert only(RouteToBin, cmds).bin == "exceptions"
 
 
 # --- slips --------------------------------------------------------------------------------------
@@ -328,12 +315,12 @@ def test_a_hold_here_prints_a_hold_slip_with_the_holders_name_but_the_state_neve
             alert=Alert.HOLD_HERE, hold_patron_name=HOLDER, hold_patron_id="P0001234", was_on_loan_to="P999"
         ),
     )
-    slip = only(cmds, PrintSlip)
+    slip = only(PrintSlip, cmds)
     assert slip.kind == "hold"
     assert slip_text(slip) == [MESSAGES["slip.hold"], "A Book", f"For: {HOLDER}", "Item: it-1"]
     assert HOLDER not in repr(state) and "P0001234" not in repr(state) and "P999" not in repr(state)
-    state, cmds = feed(m, state, SecuritySet(only(cmds, SetSecurity).ref, ok=True))
-    assert only(cmds, RouteToBin).bin == "holds"
+    state, cmds = feed(m, state, SecuritySet(only(SetSecurity, cmds).ref, ok=True))
+    assert only(RouteToBin, cmds).bin == "holds"
     assert HOLDER not in repr(state)
 
 
@@ -342,7 +329,7 @@ def test_a_hold_for_another_branch_names_the_pickup_place_and_masks_a_bare_patro
     _, cmds = drop_and_answer(
         m, m.start()[0], answer(alert=Alert.HOLD_OTHER_BRANCH, destination="North", hold_patron_id="P0001234")
     )
-    text = slip_text(only(cmds, PrintSlip))
+    text = slip_text(only(PrintSlip, cmds))
     assert "For: ****1234" in text and "Pick up at: North" in text
     assert not any("P0001234" in t for t in text)
 
@@ -350,7 +337,7 @@ def test_a_hold_for_another_branch_names_the_pickup_place_and_masks_a_bare_patro
 def test_a_transit_prints_a_transit_slip_with_the_destination():
     m = machine()
     _, cmds = drop_and_answer(m, m.start()[0], answer(alert=Alert.TRANSIT, destination="Central"))
-    slip = only(cmds, PrintSlip)
+    slip = only(PrintSlip, cmds)
     assert slip.kind == "transit"
     assert slip_text(slip) == [MESSAGES["slip.transit"], "A Book", "To: Central", "Item: it-1"]
 
@@ -371,9 +358,9 @@ def test_no_slips_when_the_site_turned_them_off():
 def test_a_slip_that_did_not_print_is_noted_and_the_item_still_routes():
     m = machine()
     state, cmds = drop_and_answer(m, m.start()[0], answer(alert=Alert.HOLD_HERE, hold_patron_name=HOLDER))
-    slip, security = only(cmds, PrintSlip), only(cmds, SetSecurity)
+    slip, security = only(PrintSlip, cmds), only(SetSecurity, cmds)
     state, cmds = feed(m, state, SecuritySet(security.ref, ok=True))
-    route = only(cmds, RouteToBin)
+    route = only(RouteToBin, cmds)
     state, _ = feed(m, state, Routed(route.ref, ok=True), Printed(slip.ref, ok=False, detail="paper out"))
     assert state.count("holds") == 1
     (exc,) = state.exceptions
@@ -391,7 +378,7 @@ def test_a_slip_that_did_not_print_is_noted_and_the_item_still_routes():
 def test_a_printed_slip_leaves_no_trace():
     m = machine()
     state, cmds = drop_and_answer(m, m.start()[0], answer(alert=Alert.TRANSIT))
-    state, _ = feed(m, state, Printed(only(cmds, PrintSlip).ref, ok=True))
+    state, _ = feed(m, state, Printed(only(PrintSlip, cmds).ref, ok=True))
     assert state.pending_slips == () and state.exceptions == ()
 
 
@@ -403,32 +390,32 @@ def test_an_item_answered_first_waits_for_the_item_ahead_of_it():
     state, _ = m.start()
     state, c1 = feed(m, state, ItemDropped("d1", "first", (b"\x01",)))
     state, c2 = feed(m, state, ItemDropped("d2", "second", (b"\x02",)))
-    state, cmds = feed(m, state, ReturnAnswered(only(c2, CheckIn).ref, answer("second", alert=Alert.TRANSIT)))
-    state, cmds = feed(m, state, SecuritySet(only(cmds, SetSecurity).ref, ok=True))
+    state, cmds = feed(m, state, ReturnAnswered(only(CheckIn, c2).ref, answer("second", alert=Alert.TRANSIT)))
+    state, cmds = feed(m, state, SecuritySet(only(SetSecurity, cmds).ref, ok=True))
     assert not [c for c in cmds if isinstance(c, RouteToBin)], "overtook the item ahead"
     assert [i.stage for i in state.in_flight] == [Stage.CHECKING_IN, Stage.SORTED]
 
-    state, cmds = feed(m, state, ReturnAnswered(only(c1, CheckIn).ref, answer("first")))
-    state, cmds = feed(m, state, SecuritySet(only(cmds, SetSecurity).ref, ok=True))
-    first_route = only(cmds, RouteToBin)
+    state, cmds = feed(m, state, ReturnAnswered(only(CheckIn, c1).ref, answer("first")))
+    state, cmds = feed(m, state, SecuritySet(only(SetSecurity, cmds).ref, ok=True))
+    first_route = only(RouteToBin, cmds)
     assert first_route.bin == "reshelve"
     state, cmds = feed(m, state, Routed(first_route.ref, ok=True))
-    assert only(cmds, RouteToBin).bin == "transit"
+    assert only(RouteToBin, cmds).bin == "transit"
 
 
 def test_a_new_drop_while_one_is_routing_is_checked_in_at_once():
     m = machine()
     state, cmds = drop_and_answer(m, m.start()[0], answer())
-    state, cmds = feed(m, state, SecuritySet(only(cmds, SetSecurity).ref, ok=True))
-    only(cmds, RouteToBin)
+    state, cmds = feed(m, state, SecuritySet(only(SetSecurity, cmds).ref, ok=True))
+    only(RouteToBin, cmds)
     state, cmds = feed(m, state, ItemDropped("d2", "it-2", (b"\x02",)))
-    assert only(cmds, CheckIn).item_id == "it-2"
+    assert only(CheckIn, cmds).item_id == "it-2"
 
 
 def test_a_repeated_drop_report_and_stray_answers_are_ignored():
     m = machine()
     state, cmds = feed(m, m.start()[0], ItemDropped("d1", "it-1", (UID,)))
-    checkin = only(cmds, CheckIn)
+    checkin = only(CheckIn, cmds)
     same, cmds = feed(m, state, ItemDropped("d1", "it-1", (UID,)))
     assert same == state and cmds == []
     for stray in (
@@ -451,8 +438,8 @@ def test_a_repeated_drop_report_and_stray_answers_are_ignored():
 
 def route_one(m: ReturnsBinMachine, state: ReturnsState, ref: str, ans: ReturnAnswer) -> ReturnsState:
     state, cmds = drop_and_answer(m, state, ans, ref=ref)
-    state, cmds = feed(m, state, SecuritySet(only(cmds, SetSecurity).ref, ok=True))
-    state, _ = feed(m, state, Routed(only(cmds, RouteToBin).ref, ok=True))
+    state, cmds = feed(m, state, SecuritySet(only(SetSecurity, cmds).ref, ok=True))
+    state, _ = feed(m, state, Routed(only(RouteToBin, cmds).ref, ok=True))
     return state
 
 
@@ -504,14 +491,14 @@ def test_a_diverter_failure_stops_routing_and_intake_until_staff_clear_it():
     state, c1 = feed(m, state, ItemDropped("d1", "", (b"\x01",)))
     state, c2 = feed(m, state, ItemDropped("d2", "", (b"\x02",)))
     assert len([c for c in c1 + c2 if isinstance(c, RouteToBin)]) == 1
-    state, cmds = feed(m, state, Routed(only(c1, RouteToBin).ref, ok=False, detail="jammed"))
+    state, cmds = feed(m, state, Routed(only(RouteToBin, c1).ref, ok=False, detail="jammed"))
     assert cmds == []
     assert not state.accepting and state.sign == ("returns.closed.fault", {"detail": "jammed"})
     assert state.exceptions[-1].reason == "returns.route_failed" and state.exceptions[-1].detail == "jammed"
     assert state.count("exceptions") == 0
     state, cmds = feed(m, state, Pressed("fault_cleared"))
     assert state.accepting
-    route = only(cmds, RouteToBin)
+    route = only(RouteToBin, cmds)
     state, _ = feed(m, state, Routed(route.ref, ok=True))
     assert state.count("exceptions") == 1 and state.in_flight == ()
 

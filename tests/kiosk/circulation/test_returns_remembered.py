@@ -3,6 +3,7 @@ values, never the file, so a restart is a pure function of them."""
 
 from __future__ import annotations
 
+from circulation_drive import uid
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,7 +13,7 @@ from kiosk.circulation.model import ReturnAnswer
 from kiosk.circulation.returns import Remembered, ReturnException, ReturnsBinMachine, ReturnsState
 from kiosk.config import ReturnsSettings
 
-UID = b"\xe0\x04\x01\x00\x00\x00\x00\x07"
+UID = uid(7)
 REFUSED = ReturnException(7, "31234000000305", "exceptions", "returns.refused", "Item is lost", "The Hobbit")
 UNREADABLE = ReturnException(9, "", "exceptions", "returns.unreadable", "E004010000000009")
 

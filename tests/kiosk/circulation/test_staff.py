@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from circulation_drive import STAFF_PIN, all_of, feed, logged_in
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.circulation.commands import (
     CancelTimer,
-    Command,
     LeaveKiosk,
     SetOutOfService,
     Signal,
@@ -45,7 +45,6 @@ from kiosk.circulation.staff import (
     TagJob,
 )
 
-GOOD_PIN = "2468"
 U1, U2, U3 = b"\xe0\x01", b"\xe0\x02", b"\xe0\x03"
 
 
@@ -57,30 +56,12 @@ class Verifier:
 
     def __call__(self, pin: str) -> bool:
         self.calls += 1
-        return pin == GOOD_PIN
+        return pin == STAFF_PIN
 
 
 def machine(**kwargs: object) -> tuple[StaffMachine, Verifier]:
     verify = Verifier()
     return StaffMachine(verify, **kwargs), verify
-
-
-def feed(m: StaffMachine, state: StaffState, *events: Event) -> tuple[StaffState, list[Command]]:
-    commands: list[Command] = []
-    for event in events:
-        state, more = m.step(state, event)
-        commands += more
-    return state, commands
-
-
-def of(commands: list[Command], kind: type) -> list:
-    return [c for c in commands if isinstance(c, kind)]
-
-
-def logged_in(m: StaffMachine) -> StaffState:
-    state, _ = feed(m, m.start()[0], Pressed("staff"), PinEntered(GOOD_PIN))
-    assert state.screen is Screen.MENU
-    return state
 
 
 def blank(*uids: bytes) -> PadChanged:
@@ -104,10 +85,10 @@ def test_staff_log_in_with_the_pin_which_is_never_kept():
     state, cmds = feed(m, m.start()[0], Pressed("staff"))
     assert state.screen is Screen.PIN
     assert cmds == [StartTimer(IDLE_TIMER, 120.0)]
-    state, cmds = feed(m, state, PinEntered(GOOD_PIN))
+    state, cmds = feed(m, state, PinEntered(STAFF_PIN))
     assert state.screen is Screen.MENU and state.logged_in
     assert verify.calls == 1
-    assert GOOD_PIN not in repr(state)
+    assert STAFF_PIN not in repr(state)
     assert cmds == [StartTimer(IDLE_TIMER, 120.0)]
 
 
@@ -130,13 +111,13 @@ def test_repeated_wrong_pins_lock_staff_login_until_the_lockout_timer_fires():
     assert verify.calls == 3
 
     # Locked: the PIN screen does not open, and no PIN is even checked.
-    state, cmds = feed(m, state, Pressed("staff"), PinEntered(GOOD_PIN))
+    state, cmds = feed(m, state, Pressed("staff"), PinEntered(STAFF_PIN))
     assert state.screen is Screen.CLOSED and state.notice == ("staff.locked_out", {})
     assert verify.calls == 3 and cmds == []
 
     state, _ = feed(m, state, TimerFired(LOCKOUT_TIMER))
     assert not state.locked_out and state.failures == 0
-    state, _ = feed(m, state, Pressed("staff"), PinEntered(GOOD_PIN))
+    state, _ = feed(m, state, Pressed("staff"), PinEntered(STAFF_PIN))
     assert state.screen is Screen.MENU
 
 
@@ -150,7 +131,7 @@ def test_cancelling_the_pin_screen_does_not_forget_the_failures():
 
 def test_a_good_pin_clears_the_failures():
     m, _ = machine()
-    state, _ = feed(m, m.start()[0], Pressed("staff"), PinEntered("1"), PinEntered(GOOD_PIN))
+    state, _ = feed(m, m.start()[0], Pressed("staff"), PinEntered("1"), PinEntered(STAFF_PIN))
     assert state.failures == 0 and state.notice is None
 
 
@@ -158,7 +139,7 @@ def test_pins_and_timers_out_of_place_are_ignored():
     m, verify = machine()
     state, _ = m.start()
     for event in (
-        PinEntered(GOOD_PIN),
+        PinEntered(STAFF_PIN),
         TimerFired(LOCKOUT_TIMER),
         TimerFired(IDLE_TIMER),
         Pressed("logout"),
@@ -256,14 +237,14 @@ def test_the_patrons_pad_is_none_of_staff_modes_business():
 def test_the_reader_test_runs_on_opening_and_on_retest():
     m, _ = machine()
     state, cmds = feed(m, logged_in(m), Pressed("open", "reader_test"))
-    (test,) = of(cmds, TestDevice)
+    (test,) = all_of(TestDevice, cmds)
     assert test.component == "reader" and state.test.ok is None
     state, _ = feed(m, state, DeviceTested("stale", ok=False))
     assert state.test.ok is None
     state, _ = feed(m, state, DeviceTested(test.ref, ok=True, detail="FW 3.1"))
     assert (state.test.ok, state.test.detail) == (True, "FW 3.1")
     state, cmds = feed(m, state, Pressed("retest"))
-    (again,) = of(cmds, TestDevice)
+    (again,) = all_of(TestDevice, cmds)
     assert again.ref != test.ref and state.test.ok is None
     # The reader test screen shows what is on the pad now.
     state, _ = feed(m, state, blank(U1))
@@ -273,7 +254,7 @@ def test_the_reader_test_runs_on_opening_and_on_retest():
 def test_the_printer_test_and_a_late_answer_after_leaving_the_screen():
     m, _ = machine()
     state, cmds = feed(m, logged_in(m), Pressed("open", "printer_test"))
-    (test,) = of(cmds, TestDevice)
+    (test,) = all_of(TestDevice, cmds)
     assert test.component == "printer"
     state, _ = feed(m, state, Pressed("back"))
     assert state.test is None
@@ -299,11 +280,11 @@ def test_the_out_of_service_switch_needs_a_logged_in_staff_member():
 def test_leaving_the_kiosk_asks_first():
     m, _ = machine()
     state, cmds = feed(m, logged_in(m), Pressed("open", "leave"))
-    assert state.screen is Screen.CONFIRM_LEAVE and not of(cmds, LeaveKiosk)
+    assert state.screen is Screen.CONFIRM_LEAVE and not all_of(LeaveKiosk, cmds)
     back, cmds = feed(m, state, Pressed("back"))
-    assert back.screen is Screen.MENU and not of(cmds, LeaveKiosk)
+    assert back.screen is Screen.MENU and not all_of(LeaveKiosk, cmds)
     state, cmds = feed(m, state, Pressed("confirm"))
-    assert of(cmds, LeaveKiosk) == [LeaveKiosk()]
+    assert all_of(LeaveKiosk, cmds) == [LeaveKiosk()]
     assert state.screen is Screen.CLOSED
 
 
@@ -322,9 +303,9 @@ def test_programming_one_blank_tag():
     state, _ = feed(m, logged_in(m), Pressed("open", "program"))
     assert state.job == TagJob() and state.job.step is Step.SCAN
     state, cmds = feed(m, state, ItemScanned("it-1"))
-    assert state.job.step is Step.PLACE and not of(cmds, WriteTag)
+    assert state.job.step is Step.PLACE and not all_of(WriteTag, cmds)
     state, cmds = feed(m, state, blank(U1))
-    (write,) = of(cmds, WriteTag)
+    (write,) = all_of(WriteTag, cmds)
     assert (write.uid, write.item_id, write.parts_in_set, write.part_number) == (U1, "it-1", 1, 1)
     assert state.job.step is Step.WRITING
     state, cmds = feed(m, state, TagWritten(write.ref, ok=True))
@@ -337,7 +318,7 @@ def test_a_tag_already_on_the_pad_is_written_as_soon_as_the_barcode_is_scanned()
     m, _ = machine()
     state, _ = feed(m, logged_in(m), Pressed("open", "program"), blank(U1))
     state, cmds = feed(m, state, ItemScanned("it-1"))
-    assert [w.uid for w in of(cmds, WriteTag)] == [U1]
+    assert [w.uid for w in all_of(WriteTag, cmds)] == [U1]
 
 
 def test_programming_a_three_part_set_one_tag_after_another():
@@ -351,7 +332,7 @@ def test_programming_a_three_part_set_one_tag_after_another():
         )
         pad = (*pad, uid)  # earlier parts stay on the pad
         state, cmds = feed(m, state, blank(*pad))
-        (write,) = of(cmds, WriteTag)
+        (write,) = all_of(WriteTag, cmds)
         assert (write.uid, write.parts_in_set, write.part_number) == (uid, 3, part)
         state, cmds = feed(m, state, TagWritten(write.ref, ok=True))
     assert state.notice == ("staff.program.done", {"item_id": "it-1", "tags": "3"})
@@ -374,17 +355,17 @@ def test_a_tag_holding_another_item_is_only_overwritten_after_confirmation():
     m, _ = machine()
     state = programming(m)
     state, cmds = feed(m, state, PadChanged(Pad(items=(PadItem(U1, "old-7"),))))
-    assert not of(cmds, WriteTag)
+    assert not all_of(WriteTag, cmds)
     assert state.job.step is Step.CONFIRM_OVERWRITE and state.job.other_item == "old-7"
     assert Signal("attention") in cmds
 
     declined, cmds = feed(m, state, Pressed("cancel"))
-    assert declined.job.step is Step.PLACE and not of(cmds, WriteTag)
+    assert declined.job.step is Step.PLACE and not all_of(WriteTag, cmds)
     removed, _ = feed(m, state, PadChanged(Pad()))
     assert removed.job.step is Step.PLACE
 
     state, cmds = feed(m, state, Pressed("confirm_overwrite"))
-    (write,) = of(cmds, WriteTag)
+    (write,) = all_of(WriteTag, cmds)
     assert write.uid == U1 and write.item_id == "it-1"
 
 
@@ -392,17 +373,17 @@ def test_a_tag_already_holding_this_item_is_rewritten_without_asking():
     m, _ = machine()
     state = programming(m)
     _, cmds = feed(m, state, PadChanged(Pad(items=(PadItem(U1, "it-1", 1, 1),))))
-    assert [w.uid for w in of(cmds, WriteTag)] == [U1]
+    assert [w.uid for w in all_of(WriteTag, cmds)] == [U1]
 
 
 def test_several_new_tags_are_refused_until_one_is_left():
     m, _ = machine()
     state = programming(m)
     state, cmds = feed(m, state, blank(U1, U2))
-    assert not of(cmds, WriteTag)
+    assert not all_of(WriteTag, cmds)
     assert state.notice == ("staff.program.one_tag", {"count": "2"})
     state, cmds = feed(m, state, blank(U2))
-    assert [w.uid for w in of(cmds, WriteTag)] == [U2]
+    assert [w.uid for w in all_of(WriteTag, cmds)] == [U2]
 
 
 def test_the_tags_of_an_item_just_programmed_are_left_alone():
@@ -412,34 +393,34 @@ def test_the_tags_of_an_item_just_programmed_are_left_alone():
     state, _ = feed(m, state, TagWritten(state.job.ref, ok=True))
     # The watcher now reads U1 as it-1; staff leave the book on the pad and scan the next one.
     state, cmds = feed(m, state, PadChanged(Pad(items=(PadItem(U1, "it-1"),))), ItemScanned("it-2"))
-    assert state.job.step is Step.PLACE and not of(cmds, WriteTag)
+    assert state.job.step is Step.PLACE and not all_of(WriteTag, cmds)
     state, cmds = feed(m, state, PadChanged(Pad(items=(PadItem(U1, "it-1"),), unreadable=(U2,))))
-    assert [(w.uid, w.item_id) for w in of(cmds, WriteTag)] == [(U2, "it-2")]
+    assert [(w.uid, w.item_id) for w in all_of(WriteTag, cmds)] == [(U2, "it-2")]
 
 
 def test_a_failed_write_is_retried_on_request_or_with_another_tag_never_in_a_loop():
     m, _ = machine()
     state = programming(m)
     state, cmds = feed(m, state, blank(U1))
-    first = of(cmds, WriteTag)[0]
+    first = all_of(WriteTag, cmds)[0]
     state, cmds = feed(m, state, TagWritten(first.ref, ok=False, detail="read back differs"))
     assert state.job.step is Step.FAILED and state.job.detail == "read back differs"
     assert Signal("error") in cmds
     # The pad reports the same failed tag again: no automatic rewrite.
     same, cmds = feed(m, state, blank(U1))
-    assert same.job.step is Step.FAILED and not of(cmds, WriteTag)
+    assert same.job.step is Step.FAILED and not all_of(WriteTag, cmds)
 
     retried, cmds = feed(m, state, Pressed("retry"))
-    (retry,) = of(cmds, WriteTag)
+    (retry,) = all_of(WriteTag, cmds)
     assert retry.uid == U1 and retry.ref != first.ref and retried.job.step is Step.WRITING
     # A stale answer to the first write changes nothing.
     assert m.step(retried, TagWritten(first.ref, ok=True))[0] == retried
 
     other, cmds = feed(m, state, blank(U1, U2))
-    assert [w.uid for w in of(cmds, WriteTag)] == [U2] and other.job.uid == U2
+    assert [w.uid for w in all_of(WriteTag, cmds)] == [U2] and other.job.uid == U2
 
     gone, cmds = feed(m, state, blank())
-    assert gone.job.step is Step.PLACE and not of(cmds, WriteTag)
+    assert gone.job.step is Step.PLACE and not all_of(WriteTag, cmds)
     assert m.step(gone, Pressed("retry")) == (gone, [])
 
 
@@ -457,7 +438,7 @@ def test_nothing_interrupts_a_write_in_flight():
         Pressed("retry"),
     ):
         after, cmds = m.step(state, event)
-        assert not of(cmds, WriteTag) and after.job == state.job, event
+        assert not all_of(WriteTag, cmds) and after.job == state.job, event
 
 
 def test_a_new_scan_mid_set_asks_to_finish_or_cancel_the_set():
@@ -492,7 +473,7 @@ def test_patron_cards_on_the_pad_are_never_written():
     m, _ = machine()
     state = programming(m)
     state, cmds = feed(m, state, PadChanged(Pad(patron_cards=("P777",))))
-    assert not of(cmds, WriteTag) and state.job.step is Step.PLACE
+    assert not all_of(WriteTag, cmds) and state.job.step is Step.PLACE
 
 
 # --- random sequences -----------------------------------------------------------------------------
@@ -535,7 +516,7 @@ staff_events = st.one_of(
         ),
     ),
     st.builds(Pressed, st.just("parts"), st.sampled_from(["1", "2", "3", "x"])),
-    st.builds(PinEntered, st.sampled_from([GOOD_PIN, "0000"])),
+    st.builds(PinEntered, st.sampled_from([STAFF_PIN, "0000"])),
     st.builds(TimerFired, st.sampled_from([IDLE_TIMER, LOCKOUT_TIMER])),
     st.builds(ItemScanned, st.sampled_from(["it-1", "it-2", ""])),
     st.builds(PadChanged, pads),
@@ -562,12 +543,12 @@ _program_presses = st.sampled_from(
 program_events = st.sampled_from(
     [pads.map(PadChanged)] * 4 + [_answers] * 3 + [_program_presses] * 3 + [staff_events]
 ).flatmap(lambda strategy: strategy)
-_pins = st.sampled_from([PinEntered("0000"), PinEntered("0000"), PinEntered(GOOD_PIN), Pressed("staff")])
+_pins = st.sampled_from([PinEntered("0000"), PinEntered("0000"), PinEntered(STAFF_PIN), Pressed("staff")])
 STARTS = {
     "closed": [],
     "pin": [Pressed("staff")],
-    "menu": [Pressed("staff"), PinEntered(GOOD_PIN)],
-    "program": [Pressed("staff"), PinEntered(GOOD_PIN), Pressed("open", "program"), ItemScanned("it-1")],
+    "menu": [Pressed("staff"), PinEntered(STAFF_PIN)],
+    "program": [Pressed("staff"), PinEntered(STAFF_PIN), Pressed("open", "program"), ItemScanned("it-1")],
 }
 
 
@@ -595,7 +576,7 @@ def test_random_event_sequences_keep_the_invariants(data, start):
         event = resolve(event, state)
         before = state
         state, cmds = m.step(state, event)
-        assert GOOD_PIN not in repr(state) and "0000" not in repr(state)
+        assert STAFF_PIN not in repr(state) and "0000" not in repr(state)
         if state.notice is not None:
             MESSAGES[state.notice[0]].format(**state.notice[1])  # every notice has words, with its parameters
         if state.locked_out:
@@ -629,11 +610,11 @@ def test_an_entry_the_station_withholds_does_not_open_and_stays_withheld_after_l
     m, _ = machine()
     start, _ = m.start()
     state, _ = feed(m, dataclasses.replace(start, withheld=frozenset({"printer_test"})),
-                    Pressed("staff"), PinEntered(GOOD_PIN))
+                    Pressed("staff"), PinEntered(STAFF_PIN))
     assert not state.offers("printer_test") and state.offers("reader_test")
     assert feed(m, state, Pressed("open", "printer_test")) == (state, [])
-    state, _ = feed(m, state, Pressed("logout"), Pressed("staff"), PinEntered(GOOD_PIN))
+    state, _ = feed(m, state, Pressed("logout"), Pressed("staff"), PinEntered(STAFF_PIN))
     assert state.screen is Screen.MENU and state.withheld == frozenset({"printer_test"})
     assert feed(m, state, Pressed("open", "printer_test")) == (state, [])
     opened, commands = feed(m, state, Pressed("open", "reader_test"))
-    assert opened.screen is Screen.READER_TEST and of(commands, TestDevice)
+    assert opened.screen is Screen.READER_TEST and all_of(TestDevice, commands)

@@ -1,11 +1,13 @@
 """The stations: the patron session (or the returns bin) and staff mode as one machine, and when a
-kiosk is out of service. ``Station`` plays the runner, as in the session's tests."""
+kiosk is out of service. ``Station`` (from ``circulation_drive``) plays the runner, as ``Desk`` does in
+the session's tests."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
+from circulation_drive import NO_PIN, PATRON, PIN, STAFF_PIN, Station, on_pad, staff_machine, tag
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as note_event
 from hypothesis import strategies as st
@@ -58,7 +60,6 @@ from kiosk.circulation.model import (
     FailureKind,
     LoanAnswer,
     Pad,
-    PadItem,
     PatronAccount,
     RenewAllAnswer,
     ReturnAnswer,
@@ -76,16 +77,8 @@ from kiosk.circulation.station import (
 )
 from kiosk.config import CirculationSettings, ReturnsSettings
 
-PATRON = "21234000000018"
-PIN = "1234"
-STAFF_PIN = "2468"
 LANGUAGES = ("de", "en")
-NO_PIN = CirculationSettings(pin_required=False)
 STAFF_IDLE = StartTimer(IDLE_TIMER, 120.0)
-
-
-def staff_machine() -> StaffMachine:
-    return StaffMachine(lambda pin: pin == STAFF_PIN)
 
 
 def kiosk(offline_mode: str = "checkin", circulation: CirculationSettings = NO_PIN) -> KioskStationMachine:
@@ -99,36 +92,8 @@ def returns_station(offline_mode: str = "checkin") -> ReturnsStationMachine:
 
 
 def items(*item_ids: str, cards: tuple[str, ...] = ()) -> PadChanged:
-    return PadChanged(Pad(items=tuple(PadItem(bytes([0xE0, n]), i) for n, i in enumerate(item_ids)),
-                          patron_cards=cards))
-
-
-class Station:
-    """A station machine, driven the way the runner drives it."""
-
-    def __init__(self, machine: KioskStationMachine | ReturnsStationMachine) -> None:
-        self.machine = machine
-        self.state, self.last = machine.start()
-
-    def feed(self, *events: Event) -> list[Command]:
-        commands: list[Command] = []
-        for event in events:
-            self.state, self.last = self.machine.step(self.state, event)  # type: ignore[arg-type]
-            commands += self.last
-        return commands
-
-    def one(self, cls: type, commands: list[Command] | None = None):
-        found = [c for c in (self.last if commands is None else commands) if isinstance(c, cls)]
-        assert len(found) == 1, f"expected one {cls.__name__} in {commands or self.last}"
-        return found[0]
-
-    def log_in(self) -> None:
-        self.feed(Pressed("staff"), PinEntered(STAFF_PIN))
-        assert self.state.staff.screen is Screen.MENU
-
-    def identify(self) -> list[Command]:
-        lookup = self.one(LookUpPatron, self.feed(CardPresented(PATRON)))
-        return self.feed(PatronLookedUp(lookup.ref, PatronAccount(PATRON, known=True, pin_ok=None)))
+    """A pad with these items, one tag each, and these cards."""
+    return on_pad(*(tag(i, n) for n, i in enumerate(item_ids)), cards=cards)
 
 
 # --- routing -------------------------------------------------------------------------------------------
@@ -171,7 +136,7 @@ def test_a_gate_alarm_is_the_sessions():
 def test_device_test_answers_reach_staff_mode_and_not_the_session():
     s = Station(kiosk())
     s.log_in()
-    test = s.one(TestDevice, s.feed(Pressed("open", "reader_test")))
+    test = s.only(TestDevice, s.feed(Pressed("open", "reader_test")))
     session_before = s.state.session
     s.feed(DeviceTested(test.ref, ok=True, detail="firmware 1.2"))
     assert s.state.staff.test is not None and s.state.staff.test.ok is True
@@ -184,7 +149,7 @@ def test_tag_programming_takes_the_scanner_and_the_pad_and_its_answers():
     s.feed(Pressed("open", "program"))
     session_before = s.state.session
     s.feed(ItemScanned("31234000000011"))
-    write = s.one(WriteTag, s.feed(PadChanged(Pad(unreadable=(b"\xe0\x99",)))))
+    write = s.only(WriteTag, s.feed(PadChanged(Pad(unreadable=(b"\xe0\x99",)))))
     assert write.item_id == "31234000000011"
     s.feed(TagWritten(write.ref, ok=True))
     assert s.state.staff.programmed == ("31234000000011",)
@@ -219,7 +184,7 @@ def test_the_staff_button_is_ignored_in_the_middle_of_a_session():
 
 def test_the_staff_button_opens_staff_mode_on_a_refusal_notice():
     s = Station(kiosk())
-    lookup = s.one(LookUpPatron, s.feed(CardPresented(PATRON)))
+    lookup = s.only(LookUpPatron, s.feed(CardPresented(PATRON)))
     s.feed(IlsFailed(lookup.ref, Failure(FailureKind.UNREACHABLE, "down")))
     assert s.state.session.phase is Phase.REFUSED
     s.feed(Pressed("staff"))
@@ -284,7 +249,7 @@ def test_a_card_left_on_the_pad_during_staff_mode_starts_nothing_until_put_down_
     assert not [c for c in commands if isinstance(c, LookUpPatron)] and s.state.session.phase is Phase.IDLE
     assert PATRON not in repr(s.state)
     s.feed(items())
-    assert s.one(LookUpPatron, s.feed(items(cards=(PATRON,)))).patron_id == PATRON
+    assert s.only(LookUpPatron, s.feed(items(cards=(PATRON,)))).patron_id == PATRON
 
 
 def test_staff_switching_out_of_service_comes_through_as_a_command_and_a_state():
@@ -361,7 +326,7 @@ def test_an_idle_kiosk_out_of_service_starts_no_session_from_a_card_or_the_pad()
     assert s.state.out_of_service is None
     assert s.feed(items("A", cards=(PATRON,))) == []  # the card lying there must be put down again
     s.feed(items("A"))
-    assert s.one(LookUpPatron, s.feed(items("A", cards=(PATRON,)))).patron_id == PATRON
+    assert s.only(LookUpPatron, s.feed(items("A", cards=(PATRON,)))).patron_id == PATRON
 
 
 def test_a_session_under_way_finishes_when_the_kiosk_goes_out_of_service():
@@ -369,7 +334,7 @@ def test_a_session_under_way_finishes_when_the_kiosk_goes_out_of_service():
     s.identify()
     s.feed(IlsHealth(False))
     assert s.state.out_of_service == Message("oos.ils") and s.state.session.phase is Phase.ACTIVE
-    assert s.one(CheckOut, s.feed(items("A"))).item_id == "A"
+    assert s.only(CheckOut, s.feed(items("A"))).item_id == "A"
     s.feed(items())
     commands = s.feed(Pressed("finish"))
     assert s.state.session.phase is Phase.FINISHING and not [c for c in commands if isinstance(c, EndPatronSession)]
@@ -377,7 +342,7 @@ def test_a_session_under_way_finishes_when_the_kiosk_goes_out_of_service():
 
 def test_a_refusal_can_be_dismissed_out_of_service_but_a_new_card_is_not_taken():
     s = Station(kiosk("none"))
-    lookup = s.one(LookUpPatron, s.feed(CardPresented(PATRON)))
+    lookup = s.only(LookUpPatron, s.feed(CardPresented(PATRON)))
     s.feed(IlsFailed(lookup.ref, Failure(FailureKind.UNREACHABLE, "down")), IlsHealth(False))
     assert s.state.session.phase is Phase.REFUSED and s.state.out_of_service == Message("oos.ils")
     assert s.feed(CardPresented(PATRON)) == [] and s.state.session.phase is Phase.REFUSED
@@ -421,9 +386,9 @@ def test_the_returns_station_starts_open():
 
 def test_drops_and_their_answers_reach_the_bin():
     s = Station(returns_station())
-    checkin = s.one(CheckIn, s.feed(ItemDropped("d1", "A", (b"\x01",))))
-    security = s.one(SetSecurity, s.feed(ReturnAnswered(checkin.ref, ReturnAnswer("A", ok=True, title="T"))))
-    route = s.one(RouteToBin, s.feed(SecuritySet(security.ref, ok=True)))
+    checkin = s.only(CheckIn, s.feed(ItemDropped("d1", "A", (b"\x01",))))
+    security = s.only(SetSecurity, s.feed(ReturnAnswered(checkin.ref, ReturnAnswer("A", ok=True, title="T"))))
+    route = s.only(RouteToBin, s.feed(SecuritySet(security.ref, ok=True)))
     assert route.bin == "reshelve" and s.state.staff.screen is Screen.CLOSED
 
 
@@ -444,7 +409,7 @@ def test_the_returns_station_is_out_of_service_on_staffs_switch_or_with_no_ils_a
 def test_an_item_dropped_while_out_of_service_is_still_processed():
     s = Station(returns_station("none"))
     s.feed(IlsHealth(False))
-    assert s.one(CheckIn, s.feed(ItemDropped("d1", "A"))).item_id == "A"
+    assert s.only(CheckIn, s.feed(ItemDropped("d1", "A"))).item_id == "A"
 
 
 def test_bin_actions_are_staffs_only():
@@ -465,7 +430,7 @@ def test_a_returns_station_offers_no_tag_programming_and_a_kiosk_still_does():
     assert not s.state.staff.offers("program")
     before = s.state
     assert s.feed(Pressed("open", "program")) == [] and s.state == before
-    assert s.one(TestDevice, s.feed(Pressed("open", "reader_test"))).component == "reader"  # the rest still opens
+    assert s.only(TestDevice, s.feed(Pressed("open", "reader_test"))).component == "reader"  # the rest still opens
     s.feed(TimerFired(IDLE_TIMER))  # staff mode closes (idle), and opens again: still not offered
     s.log_in()
     assert s.feed(Pressed("open", "program")) == [] and s.state.staff.screen is Screen.MENU
