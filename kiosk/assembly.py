@@ -258,7 +258,8 @@ class Station(Generic[S]):
         else:
             # Receipts leave the kiosk as text, so they are worded (and their due dates written) in
             # the patron's language from the same catalogs as the screen; the catalogs need no Kivy.
-            session = PatronSessionMachine(settings.circulation, languages=languages, wording=receipt_wording)
+            session = PatronSessionMachine(settings.circulation, languages=languages, wording=receipt_wording,
+                                           gate=opens_on_request(settings))
             machine = KioskStationMachine(session, staff, offline_mode=settings.offline.mode, languages=languages)
 
         self.alarms = GateAlarmLog()
@@ -576,9 +577,15 @@ def _staff_machine(settings: Settings) -> StaffMachine:
     """Staff mode with the site's PIN check and timings (``[staff]``); without a PIN hash every PIN
     is refused, which is the safe default (:func:`kiosk.staff_pin.verifier`). "Open the gate" is
     offered where a gate relay opens on request ("pulse" mode); a held gate is already open."""
-    staff, gpio = settings.staff, settings.gpio
+    staff = settings.staff
     return StaffMachine(verifier(settings), max_attempts=staff.max_attempts, lockout_seconds=staff.lockout_seconds,
-                        idle_seconds=staff.idle_seconds, gate=gpio.gate_pin is not None and gpio.gate_mode == "pulse")
+                        idle_seconds=staff.idle_seconds, gate=opens_on_request(settings))
+
+
+def opens_on_request(settings: Settings) -> bool:
+    """An exit barrier is wired whose relay opens on request ("pulse" mode): the patron leaving with a
+    loan and staff's "Open the gate" ask it to. A "hold" gate is open while the kiosk is in service."""
+    return settings.gpio.gate_pin is not None and settings.gpio.gate_mode == "pulse"
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:

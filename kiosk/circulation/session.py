@@ -26,7 +26,9 @@ What the kiosk promises, and where it is kept:
 * the exit barrier opens (one ``OpenGate``) when a session ends with the patron taking a loan away
   (:func:`leaves_with_loans`): the patron was told it is theirs, whether the ILS confirmed it or the
   journal recorded it offline. A session that lent nothing (refused, failed, returns only) opens
-  nothing: whether a barrier lets someone out is policy, so it is decided here.
+  nothing: whether a barrier lets someone out is policy, so it is decided here. Only where a barrier
+  opens on request (the machine's ``gate``); when it does not open, the patron walking up to it is told
+  to ask staff (a kiosk notice), for nobody else would know they are stuck there.
 
 The kiosk's devices reach the session as events too: ``DeviceStatus("printer", ...)`` decides whether
 "print" is offered (policy, so here and not in the UI), and ``GateAlarm`` shows a notice for
@@ -71,6 +73,7 @@ from kiosk.circulation.events import (
     Emailed,
     Event,
     GateAlarm,
+    GateOpened,
     IlsFailed,
     ItemScanned,
     LoanAnswered,
@@ -96,7 +99,7 @@ SECURITY_RETRY = "security_retry"  # + ":<row kind>:<item id>", one timer per ro
 SECURITY_RETRY_SECONDS = 1.5  # well past the tag watcher's departure debounce (~0.15 s)
 NOTICE = "notice"  # clears a notice that belongs to the kiosk, not a session (gate alarm, printer gone)
 NOTICE_SECONDS = 10.0  # long enough for a patron walking back from the gate to read it
-_KIOSK_NOTICES = frozenset({"gate.alarm", "receipt.printer_unavailable"})
+_KIOSK_NOTICES = frozenset({"gate.alarm", "gate.not_opened", "receipt.printer_unavailable"})
 _PRINTER_OK = frozenset({"ok", "warning"})  # DeviceStatus states in which the printer prints
 CHOICES = frozenset({"language", "large_text", "high_contrast"})
 """Pressed actions that are the patron's per-session choices, taken in every phase."""
@@ -164,6 +167,7 @@ class SessionState:
     tally: Tally = field(default_factory=Tally)
     printer_ok: bool = True  # the last DeviceStatus("printer") said it can print (True until it says)
     seq: int = 0  # the last ref number used; refs stay unique across sessions so a late answer matches nothing
+    gate_ref: str = ""  # the OpenGate sent for the patron who just left, until its answer
     # The patron's choices (CHOICES): kept through identifying, reset when the session ends.
     language: str = ""  # the language the patron picked ("" = the site's)
     large_text: bool = False
@@ -229,11 +233,14 @@ class PatronSessionMachine:
     ignored), the site's own first: a session whose ``language`` is "" is worded in it.
     ``wording``: language code -> render(message id, params) -> text, for the receipt (which leaves
     the kiosk as text); pure. Default: English from ``session_text.MESSAGES`` whatever the language.
+    ``gate``: an exit barrier that opens on request is wired (a gate relay in "pulse" mode); without
+    one no ``OpenGate`` is sent (a held gate is open already, and a site with no barrier has nothing
+    to open).
     """
 
     def __init__(self, settings: CirculationSettings, *, security_retry_seconds: float = SECURITY_RETRY_SECONDS,
                  notice_seconds: float = NOTICE_SECONDS, languages: tuple[str, ...] = ("en",),
-                 wording: Wording = english_wording) -> None:
+                 wording: Wording = english_wording, gate: bool = False) -> None:
         if not languages or not all(isinstance(code, str) and code for code in languages):
             raise ValueError(f"languages must name at least one language, the site's first: {languages!r}")
         self.settings = settings
@@ -241,6 +248,7 @@ class PatronSessionMachine:
         self.notice_seconds = notice_seconds
         self.languages = tuple(languages)
         self.wording = wording
+        self.gate = gate
         self._card_key = secrets.token_bytes(16)  # per machine: a card's token means nothing elsewhere
 
     @property
@@ -313,6 +321,8 @@ class PatronSessionMachine:
                 return self._printer(state, event.state in _PRINTER_OK)
             case GateAlarm():
                 return self._gate_alarm(state, out)
+            case GateOpened() if state.gate_ref and event.ref == state.gate_ref:
+                return self._gate_answered(state, event.ok, out)
             case TimerFired():
                 return self._timer(state, event.name, out)
             case Pressed():
@@ -649,6 +659,16 @@ class PatronSessionMachine:
         tally = replace(state.tally, gate_alarms=state.tally.gate_alarms + 1)
         return replace(state, notice=Message("gate.alarm"), tally=tally)
 
+    def _gate_answered(self, state: SessionState, ok: bool, out: _Out) -> SessionState:
+        """The barrier did not open for the patron who just left with a loan: they are standing at it,
+        so the screen behind them says to ask staff (a kiosk notice, like the gate alarm's). Once the
+        next patron's session has begun the screen is theirs, and the notice would be misread."""
+        state = replace(state, gate_ref="")
+        if ok or state.phase not in (Phase.IDLE, Phase.REFUSED):
+            return state
+        out.emit(StartTimer(NOTICE, self.notice_seconds), Signal("attention"))
+        return replace(state, notice=Message("gate.not_opened"))
+
     # --- time -------------------------------------------------------------------------------------
 
     def _patron_is_here(self, state: SessionState, prompting: bool, out: _Out) -> SessionState:
@@ -771,9 +791,11 @@ class PatronSessionMachine:
         forget the patron entirely."""
         out.emit(EndPatronSession(out.ref("end"), state.patron_id, state.pin),
                  CancelTimer(INACTIVITY), CancelTimer(MORE_TIME))
-        if leaves_with_loans(state):
-            out.emit(OpenGate(out.ref("gate")))
-        return replace(_fresh(state), tally=_count(state), left_behind=state.pad.item_ids())
+        gate_ref = ""
+        if self.gate and leaves_with_loans(state):
+            gate_ref = out.ref("gate")
+            out.emit(OpenGate(gate_ref))
+        return replace(_fresh(state), tally=_count(state), left_behind=state.pad.item_ids(), gate_ref=gate_ref)
 
     # --- rows to commands -------------------------------------------------------------------------
 

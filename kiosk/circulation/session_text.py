@@ -75,6 +75,7 @@ MESSAGES: dict[str, str] = {
     "receipt.printer_unavailable": "The printer is not available.",
     # the kiosk's surroundings
     "gate.alarm": "An item was not checked out: please come back to the kiosk.",
+    "gate.not_opened": "The exit gate did not open. Please ask staff to let you out.",
     # the receipt itself
     "receipt.title": "Library receipt",
     "receipt.card": "Card: {card}",

@@ -11,9 +11,9 @@ Routing (both stations):
 
 * ``DeviceStatus``, ``IlsHealth``, ``OfflineQueueChanged``: to both machines (the patron's machine
   first); ``IlsHealth.connected`` is also the station's ``online``;
-* ``TagWritten``, ``DeviceTested``, ``GateOpened``, and timers named ``staff.*``: to staff mode;
-  other timers to the patron's machine (the patron session asks for a gate opening too, but needs no
-  answer: staff mode takes only the answer to its own request);
+* ``TagWritten``, ``DeviceTested``, ``GateOpened``, and timers named ``staff.*``: to staff mode,
+  but for the answer to the barrier opened for a patron leaving with a loan, which is the session's
+  (the patron may be stuck at it); other timers to the patron's machine;
 * touches and inputs (``Pressed``, ``PinEntered``, ``ItemScanned``, ``WrongBarcode``, ``CardPresented``,
   ``PadChanged``): to staff mode only while it is open (``staff.screen`` is not CLOSED). Closed,
   ``Pressed("staff")`` opens it — at the self-check kiosk only between patrons (session IDLE or
@@ -218,6 +218,8 @@ class KioskStationMachine:
             if isinstance(event, IlsHealth):
                 state = replace(state, online=event.connected)
             return self._both(state, event)
+        if isinstance(event, GateOpened) and event.ref == state.session.gate_ref:
+            return self._to_session(state, event)  # the patron's own barrier, opened as they left
         if _for_staff(event):
             return self._to_staff(state, event)
         if isinstance(event, _INPUTS):

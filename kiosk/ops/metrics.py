@@ -42,6 +42,8 @@ from kiosk.circulation.commands import CheckIn, CheckOut, LookUpPatron, Renew, R
 from kiosk.circulation.events import (
     BinFull,
     DeviceStatus,
+    GateAlarm,
+    GateOpened,
     IlsFailed,
     IlsHealth,
     LoanAnswered,
@@ -62,6 +64,9 @@ TRANSACTION_TYPES: dict[type, str] = {
 }
 RESULTS = ("ok", "offline", "refused", "unreachable", "unknown")
 PAPER_STATES = ("ok", "low", "out", "unknown")
+#: ``kiosk_gate_events_total{event=...}``: the security gate alarmed (an item left with its security
+#: on), or the exit barrier did not open when a patron or staff asked (a patron may be stuck there).
+GATE_EVENTS = ("alarm", "not_opened")
 #: SIP2 round trips take milliseconds on a LAN and seconds over a struggling VPN.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: Answers are matched to their commands by ref; a ref never answered is forgotten after this many.
@@ -193,12 +198,16 @@ class KioskMetrics:
         self.printer_paper = Gauge("kiosk_printer_paper", "the receipt printer's paper: 1 for the current state",
                                    ["state"], registry=registry)
         self.bin_full = Gauge("kiosk_returns_bin_full", "1 while a returns bin is full", ["bin"], registry=registry)
+        self.gate_events = Counter("kiosk_gate_events", "the security gate alarmed, or the exit barrier did not "
+                                   "open when asked", ["event"], registry=registry)
         self.returns_exceptions = Gauge("kiosk_returns_exceptions", "returned items in staff's exceptions list",
                                         registry=registry)
         # Only a returns bin has a slot: made on its first state, so a self-check kiosk exports no 0.
         self.returns_accepting: Gauge | None = None
         self._queue_depth: Gauge | None = None
         self._queue_staff: Gauge | None = None
+        for event in GATE_EVENTS:
+            self.gate_events.labels(event)
         for kind in TRANSACTION_TYPES.values():  # every series exists from the start, so rate() works
             self.ils_latency.labels(kind)
             for result in RESULTS:
@@ -240,6 +249,10 @@ class KioskMetrics:
                 self.observe_health(DeviceHealth(component, state_, reason))
             case BinFull(bin=name, full=full):
                 self.bin_full.labels(name).set(1.0 if full else 0.0)
+            case GateAlarm():
+                self.gate_events.labels("alarm").inc()
+            case GateOpened(ok=False):
+                self.gate_events.labels("not_opened").inc()
             case OfflineQueueChanged(waiting=waiting, needs_staff=staff):
                 if self._queue_depth is not None and self._queue_staff is not None:
                     self._queue_depth.set(waiting)

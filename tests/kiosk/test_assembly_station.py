@@ -148,6 +148,53 @@ def test_in_pulse_mode_the_exit_barrier_opens_once_when_a_patron_leaves_with_a_b
     assert world.ils.library.applied("11", item=book) == 1
 
 
+def _lend_and_leave(station: Station, world: DemoHardware, book: str) -> None:
+    patron = S.PATRON_CLEAN
+    world.place(patron.id)
+    station.wait_for(lambda s: s.session.phase is Phase.PIN, WAIT)
+    station.submit(PinEntered(patron.pin))
+    station.wait_for(lambda s: s.session.phase is Phase.ACTIVE, WAIT)
+    world.lift(patron.id)
+    world.place(book)
+    station.wait_for(lambda s: borrowed(s).get(book) is RowState.DONE, WAIT)
+    world.lift(book)
+    station.submit(Pressed("finish"))
+    station.wait_for(lambda s: s.session.phase is Phase.RECEIPT, WAIT)
+    station.submit(Pressed("receipt_none"))
+
+
+def test_when_the_barrier_relay_fails_the_patron_leaving_is_told_to_ask_staff(world: DemoHardware) -> None:
+    book = S.AVAILABLE_BOOKS[1]
+    with Station.from_settings(world.settings(PULSED_GATE), devices=world.devices()) as station:
+        station.wait_for(lambda s: s.session.phase is Phase.IDLE and device(s, "reader") == "ok", WAIT)
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("gpiochip0 line 17: device or resource busy")
+
+        station.gpio.board._devices["gate"].blink = broken  # the relay's line fails as the patron leaves
+        _lend_and_leave(station, world, book)
+        left = station.wait_for(lambda s: s.session.phase is Phase.IDLE and s.session.notice is not None, WAIT)
+        assert left.session.notice is not None and left.session.notice.id == "gate.not_opened"
+        assert station.wait_for(lambda s: device(s, "gpio") in ("warning", "failed"), WAIT)  # and IT sees why
+
+
+def test_a_held_gate_is_not_asked_to_open_for_a_patron(world: DemoHardware) -> None:
+    """A gate in "hold" mode stays open while the kiosk is in service: the session asks nothing of it,
+    and the patron sees no gate notice."""
+    book = S.AVAILABLE_BOOKS[2]
+    assert world.pins is not None
+    with Station.from_settings(world.settings({"gpio": {"gate_mode": "hold"}}), devices=world.devices()) as station:
+        station.wait_for(lambda s: s.session.phase is Phase.IDLE and device(s, "reader") == "ok", WAIT)
+        assert wait_until(world.pins.gate, WAIT)  # held open: in service
+        commands: list[str] = []
+        station.on_step(lambda event, state, issued: commands.extend(type(c).__name__ for c in issued))
+        _lend_and_leave(station, world, book)
+        left = station.wait_for(lambda s: s.session.phase is Phase.IDLE, WAIT)
+        assert station.runner.wait_idle(WAIT)
+    assert "EndPatronSession" in commands and "OpenGate" not in commands
+    assert left.session.notice is None and left.session.gate_ref == ""
+
+
 def test_in_pulse_mode_a_returns_bin_never_opens_the_gate() -> None:
     with DemoHardware(returns_bin=True) as world:
         assert world.pins is not None

@@ -2,8 +2,9 @@
 patron was told is theirs (online or recorded offline), never for a session that lent nothing, never at
 the returns bin; and on staff's "Open the gate", where a gate is wired, with the answer shown to staff.
 
-``Desk`` plays the runner for the session machine: it keeps every command, so a test can answer them
-by their refs and count the ``OpenGate`` commands over the whole session.
+``Desk`` (from ``circulation_drive``, the core's tests' shared driving vocabulary) plays the runner for
+the session machine: it keeps every command, so a test can answer them by their refs and count the
+``OpenGate`` commands over the whole session.
 """
 
 from __future__ import annotations
@@ -11,11 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from circulation_drive import (
+    PATRON,
+    Desk,
+    Station,
+    all_of,
+    lent,
+    logged_in,
+    on_pad,
+    only,
+    staff_machine,
+    tag,
+)
 
 from kiosk.circulation.commands import (
     CheckIn,
     CheckOut,
-    Command,
     EndPatronSession,
     LookUpPatron,
     OpenGate,
@@ -24,6 +36,7 @@ from kiosk.circulation.commands import (
     Renew,
     RouteToBin,
     SetSecurity,
+    Signal,
     StartTimer,
 )
 from kiosk.circulation.events import (
@@ -34,9 +47,7 @@ from kiosk.circulation.events import (
     ItemDropped,
     ItemScanned,
     LoanAnswered,
-    PadChanged,
     PatronLookedUp,
-    PinEntered,
     Pressed,
     Printed,
     ReturnAnswered,
@@ -44,92 +55,25 @@ from kiosk.circulation.events import (
     SecuritySet,
     TimerFired,
 )
-from kiosk.circulation.model import (
-    Alert,
-    Failure,
-    FailureKind,
-    Loan,
-    LoanAnswer,
-    Pad,
-    PadItem,
-    PatronAccount,
-    ReturnAnswer,
-)
+from kiosk.circulation.model import Alert, Failure, FailureKind, Loan, PatronAccount, ReturnAnswer
 from kiosk.circulation.returns import ReturnsBinMachine
-from kiosk.circulation.rows import RowKind, RowState
-from kiosk.circulation.session import MORE_TIME, PatronSessionMachine, Phase, leaves_with_loans
+from kiosk.circulation.rows import Message, RowKind, RowState
+from kiosk.circulation.session import MORE_TIME, NOTICE, PatronSessionMachine, Phase, leaves_with_loans
+from kiosk.circulation.session_text import MESSAGES as SESSION_MESSAGES
 from kiosk.circulation.staff import IDLE_TIMER, MESSAGES, OPEN_GATE, Screen, StaffMachine
 from kiosk.circulation.station import KioskStationMachine, ReturnsStationMachine
 from kiosk.config import CirculationSettings, ReturnsSettings
 
-PATRON = "21234000000018"
-STAFF_PIN = "2468"
 NEVER = CirculationSettings(pin_required=False, receipt="never")
 ASK = CirculationSettings(pin_required=False, receipt="ask")
-
-
-def tag(item_id: str, n: int) -> PadItem:
-    return PadItem(bytes([0xE0, 0x04, 0, 0, 0, 0, 0, n]), item_id)
-
-
-def on_pad(*items: PadItem) -> PadChanged:
-    return PadChanged(Pad(items=items))
-
-
-def lent(item_id: str, **fields: object) -> LoanAnswer:
-    fields.setdefault("ok", True)
-    fields.setdefault("due", "20261201    235959")
-    return LoanAnswer(item_id, **fields)  # type: ignore[arg-type]
-
-
-class Desk:
-    """The session machine, driven as the runner drives it."""
-
-    def __init__(self, settings: CirculationSettings = NEVER) -> None:
-        self.machine = PatronSessionMachine(settings)
-        self.state, self.last = self.machine.start()
-        self.log: list[Command] = list(self.last)
-
-    def feed(self, *events: Event) -> list[Command]:
-        commands: list[Command] = []
-        for event in events:
-            self.state, self.last = self.machine.step(self.state, event)
-            self.log += self.last
-            commands += self.last
-        return commands
-
-    def only(self, kind: type, commands: list[Command] | None = None):
-        found = [c for c in (self.last if commands is None else commands) if isinstance(c, kind)]
-        assert len(found) == 1, f"expected one {kind.__name__} in {commands or self.last}"
-        return found[0]
-
-    def openings(self) -> list[OpenGate]:
-        return [c for c in self.log if isinstance(c, OpenGate)]
-
-    def identify(self, account: PatronAccount | None = None) -> None:
-        lookup = self.only(LookUpPatron, self.feed(CardPresented(PATRON)))
-        self.feed(PatronLookedUp(lookup.ref, account or PatronAccount(PATRON, known=True, pin_ok=None)))
-        assert self.state.phase is Phase.ACTIVE
-
-    def checkout(self, item_id: str) -> CheckOut:
-        return next(c for c in reversed(self.log) if isinstance(c, CheckOut) and c.item_id == item_id)
-
-    def borrow(self, item: PadItem, answer: LoanAnswer | None = None) -> None:
-        """The item on the pad, the ILS (or the journal) answers, its security is released and read back."""
-        self.feed(on_pad(*self.state.pad.items, item))
-        security = self.only(SetSecurity, self.feed(LoanAnswered(self.checkout(item.item_id).ref,
-                                                                 answer or lent(item.item_id))))
-        self.feed(SecuritySet(security.ref, ok=True))
-
-    def finish(self) -> list[Command]:
-        return self.feed(on_pad(), Pressed("finish"))
+RETURNS = CirculationSettings(pin_required=False, receipt="never", checkin_enabled=True)  # returns at the kiosk
 
 
 # --- the patron's session --------------------------------------------------------------------------------
 
 
 def test_a_session_that_lent_a_book_opens_the_gate_once_as_it_ends() -> None:
-    d = Desk()
+    d = Desk(NEVER, gate=True)
     d.identify()
     d.borrow(tag("A", 1))
     assert d.state.row(RowKind.BORROW, "A").state is RowState.DONE
@@ -143,7 +87,7 @@ def test_a_session_that_lent_a_book_opens_the_gate_once_as_it_ends() -> None:
 
 
 def test_two_books_are_still_one_opening_and_the_next_session_opens_again() -> None:
-    d = Desk()
+    d = Desk(NEVER, gate=True)
     d.identify()
     d.borrow(tag("A", 1))
     d.borrow(tag("B", 2))
@@ -157,7 +101,7 @@ def test_two_books_are_still_one_opening_and_the_next_session_opens_again() -> N
 
 
 def test_with_a_receipt_the_gate_opens_when_the_receipt_is_out() -> None:
-    d = Desk(ASK)
+    d = Desk(ASK, gate=True)
     d.identify()
     d.borrow(tag("A", 1))
     d.finish()
@@ -169,7 +113,7 @@ def test_with_a_receipt_the_gate_opens_when_the_receipt_is_out() -> None:
 
 
 def test_a_patron_who_walks_away_after_borrowing_still_gets_the_gate_when_the_session_times_out() -> None:
-    d = Desk(ASK)
+    d = Desk(ASK, gate=True)
     d.identify()
     d.borrow(tag("A", 1))
     d.feed(on_pad(), TimerFired("inactivity"))
@@ -179,7 +123,7 @@ def test_a_patron_who_walks_away_after_borrowing_still_gets_the_gate_when_the_se
 
 
 def test_a_book_lent_offline_opens_the_gate_because_the_patron_was_told_it_is_lent() -> None:
-    d = Desk()
+    d = Desk(NEVER, gate=True)
     d.identify(PatronAccount(PATRON, known=True, pin_ok=None, offline=True))
     d.borrow(tag("A", 1), lent("A", offline=True))
     row = d.state.row(RowKind.BORROW, "A")
@@ -189,7 +133,7 @@ def test_a_book_lent_offline_opens_the_gate_because_the_patron_was_told_it_is_le
 
 
 def test_a_book_lent_without_a_tag_opens_the_gate() -> None:
-    d = Desk()
+    d = Desk(NEVER, gate=True)
     d.identify()
     d.feed(ItemScanned("A"))
     d.feed(LoanAnswered(d.checkout("A").ref, lent("A")))
@@ -199,7 +143,7 @@ def test_a_book_lent_without_a_tag_opens_the_gate() -> None:
 
 
 def test_a_book_renewed_on_the_pad_goes_out_with_the_patron_and_opens_the_gate() -> None:
-    d = Desk()
+    d = Desk(NEVER, gate=True)
     d.identify(PatronAccount(PATRON, known=True, pin_ok=None, loans=(Loan("A", "Dune", "20261101"),)))
     d.feed(on_pad(tag("A", 1)))
     assert d.state.row(RowKind.BORROW, "A").state is RowState.OFFERED
@@ -211,7 +155,7 @@ def test_a_book_renewed_on_the_pad_goes_out_with_the_patron_and_opens_the_gate()
 
 
 def test_a_renewal_from_the_loans_list_alone_opens_nothing() -> None:
-    d = Desk()
+    d = Desk(NEVER, gate=True)
     d.identify(PatronAccount(PATRON, known=True, pin_ok=None, loans=(Loan("A", "Dune", "20261101"),)))
     renew = d.only(Renew, d.feed(Pressed("renew", "A")))
     d.feed(LoanAnswered(renew.ref, lent("A")))
@@ -219,8 +163,45 @@ def test_a_renewal_from_the_loans_list_alone_opens_nothing() -> None:
     assert d.state.phase is Phase.IDLE and d.openings() == []
 
 
+def test_where_no_barrier_opens_on_request_a_session_that_lent_asks_for_no_opening() -> None:
+    """No gate wired, or one held open while the kiosk is in service: nothing to ask for."""
+    d = Desk(NEVER)
+    d.identify()
+    d.borrow(tag("A", 1))
+    ending = d.finish()
+    assert d.only(EndPatronSession, ending) and d.openings() == [] and d.state.gate_ref == ""
+
+
+def test_a_barrier_that_did_not_open_tells_the_patron_at_it_to_ask_staff() -> None:
+    d = Desk(NEVER, gate=True, notice_seconds=12.0)
+    d.identify()
+    d.borrow(tag("A", 1))
+    (opening,) = all_of(OpenGate, d.finish())
+    assert d.state.gate_ref == opening.ref and d.state.notice is None
+    commands = d.feed(GateOpened(opening.ref, ok=False, detail="GPIO gate (pin 17) not open: busy"))
+    assert d.state.notice == Message("gate.not_opened") and d.state.gate_ref == ""
+    assert StartTimer(NOTICE, 12.0) in commands and Signal("attention") in commands
+    assert "ask staff" in SESSION_MESSAGES["gate.not_opened"]
+    d.feed(TimerFired(NOTICE))
+    assert d.state.notice is None  # it clears itself, like the gate alarm's
+
+
+def test_a_barrier_that_opened_says_nothing_and_a_late_failure_never_reaches_the_next_patron() -> None:
+    d = Desk(NEVER, gate=True)
+    d.identify()
+    d.borrow(tag("A", 1))
+    (opening,) = all_of(OpenGate, d.finish())
+    assert d.feed(GateOpened(opening.ref, ok=True)) == [] and d.state.notice is None
+    d.identify()  # the next patron was quicker than the gate's answer
+    d.borrow(tag("B", 2))
+    (second,) = all_of(OpenGate, d.finish())
+    d.identify()
+    assert d.feed(GateOpened(second.ref, ok=False, detail="GPIO closed")) == []
+    assert d.state.phase is Phase.ACTIVE and d.state.notice is None
+
+
 def test_a_session_that_borrowed_nothing_opens_nothing() -> None:
-    d = Desk()
+    d = Desk(NEVER, gate=True)
     d.identify()
     ending = d.finish()
     assert d.only(EndPatronSession, ending) and d.openings() == []
@@ -244,7 +225,7 @@ NOT_LENT: dict[str, tuple[Callable[[str], Event], RowState]] = {
 @pytest.mark.parametrize("case", sorted(NOT_LENT))
 def test_a_loan_that_did_not_happen_opens_nothing(case: str) -> None:
     answer, row_state = NOT_LENT[case]
-    d = Desk()
+    d = Desk(NEVER, gate=True)
     d.identify()
     d.feed(on_pad(tag("A", 1)))
     d.feed(answer(d.checkout("A").ref))
@@ -255,7 +236,7 @@ def test_a_loan_that_did_not_happen_opens_nothing(case: str) -> None:
 
 def test_a_loan_whose_security_would_not_release_opens_nothing() -> None:
     """The ILS lent it, but the tag still alarms and the patron was sent to staff, not out."""
-    d = Desk(CirculationSettings(pin_required=False, receipt="never", security_attempts=1))
+    d = Desk(CirculationSettings(pin_required=False, receipt="never", security_attempts=1), gate=True)
     d.identify()
     d.feed(on_pad(tag("A", 1)))
     security = d.only(SetSecurity, d.feed(LoanAnswered(d.checkout("A").ref, lent("A"))))
@@ -266,33 +247,29 @@ def test_a_loan_whose_security_would_not_release_opens_nothing() -> None:
 
 
 def test_returns_alone_open_nothing() -> None:
-    d = Desk(CirculationSettings(pin_required=False, receipt="never", checkin_enabled=True))
+    d = Desk(RETURNS, gate=True)
     d.identify()
     d.feed(Pressed("return"), on_pad(tag("A", 1)))
-    checkin = d.only(CheckIn)
-    security = d.only(SetSecurity, d.feed(ReturnAnswered(checkin.ref, ReturnAnswer("A", ok=True, alert=Alert.NONE))))
-    d.feed(SecuritySet(security.ref, ok=True))
+    d.returned("A", ReturnAnswer("A", ok=True, alert=Alert.NONE), d.only(CheckIn))
     assert d.state.row(RowKind.RETURN, "A").state is RowState.DONE
     d.finish()
     assert d.state.phase is Phase.IDLE and d.openings() == []
 
 
 def test_a_book_borrowed_then_returned_in_the_same_session_stays_and_opens_nothing() -> None:
-    d = Desk(CirculationSettings(pin_required=False, receipt="never", checkin_enabled=True))
+    d = Desk(RETURNS, gate=True)
     d.identify()
     d.borrow(tag("A", 1))
     assert leaves_with_loans(d.state)
     d.feed(on_pad(), Pressed("return"), on_pad(tag("A", 1)))  # changed their mind: put it down again
-    checkin = d.only(CheckIn)
-    security = d.only(SetSecurity, d.feed(ReturnAnswered(checkin.ref, ReturnAnswer("A", ok=True, alert=Alert.NONE))))
-    d.feed(SecuritySet(security.ref, ok=True))
+    d.returned("A", ReturnAnswer("A", ok=True, alert=Alert.NONE), d.only(CheckIn))
     assert not leaves_with_loans(d.state)
     d.finish()
     assert d.openings() == []
 
 
 def test_an_identification_that_was_refused_opens_nothing() -> None:
-    d = Desk()
+    d = Desk(NEVER, gate=True)
     lookup = d.only(LookUpPatron, d.feed(CardPresented(PATRON)))
     d.feed(PatronLookedUp(lookup.ref, PatronAccount(PATRON, known=False, pin_ok=None)))
     assert d.state.phase is Phase.REFUSED
@@ -303,20 +280,12 @@ def test_an_identification_that_was_refused_opens_nothing() -> None:
 # --- staff mode ------------------------------------------------------------------------------------------
 
 
-def staff(gate: bool) -> tuple[StaffMachine, object]:
-    m = StaffMachine(lambda pin: pin == STAFF_PIN, gate=gate)
-    state, _ = m.start()
-    for event in (Pressed("staff"), PinEntered(STAFF_PIN)):
-        state, _ = m.step(state, event)
-    assert state.screen is Screen.MENU
-    return m, state
-
-
 def test_staff_open_the_gate_from_the_menu_and_are_told_it_opened() -> None:
-    m, state = staff(gate=True)
+    m = staff_machine(gate=True)
+    state = logged_in(m)
     assert state.offers(OPEN_GATE)
     state, commands = m.step(state, Pressed("open_gate"))
-    (opening,) = [c for c in commands if isinstance(c, OpenGate)]
+    opening = only(OpenGate, commands)
     assert StartTimer(IDLE_TIMER, m.idle_seconds) in commands  # a staff action keeps staff logged in
     assert state.notice == ("staff.gate_opening", {}) and state.screen is Screen.MENU
     assert m.step(state, GateOpened("gate-7", ok=False, detail="not ours")) == (state, [])  # someone else's
@@ -324,13 +293,14 @@ def test_staff_open_the_gate_from_the_menu_and_are_told_it_opened() -> None:
     assert commands == [] and state.notice == ("staff.gate_opened", {})
     assert MESSAGES[state.notice[0]] == "The gate was opened"
     again, commands = m.step(state, Pressed("open_gate"))  # someone else stuck: open it again
-    assert [c.ref for c in commands if isinstance(c, OpenGate)] == [again.gate_ref] != [opening.ref]
+    assert [c.ref for c in all_of(OpenGate, commands)] == [again.gate_ref] != [opening.ref]
 
 
 def test_staff_are_told_why_the_gate_did_not_open() -> None:
-    m, state = staff(gate=True)
+    m = staff_machine(gate=True)
+    state = logged_in(m)
     state, commands = m.step(state, Pressed("open_gate"))
-    (opening,) = [c for c in commands if isinstance(c, OpenGate)]
+    opening = only(OpenGate, commands)
     state, _ = m.step(state, GateOpened(opening.ref, ok=False, detail="GPIO unavailable: no gpiochip"))
     assert state.notice == ("staff.gate_failed", {"detail": "GPIO unavailable: no gpiochip"})
     words = MESSAGES[state.notice[0]].format(**state.notice[1])
@@ -338,16 +308,18 @@ def test_staff_are_told_why_the_gate_did_not_open() -> None:
 
 
 def test_an_answer_after_staff_left_the_menu_only_closes_the_request() -> None:
-    m, state = staff(gate=True)
+    m = staff_machine(gate=True)
+    state = logged_in(m)
     state, commands = m.step(state, Pressed("open_gate"))
-    (opening,) = [c for c in commands if isinstance(c, OpenGate)]
+    opening = only(OpenGate, commands)
     state, _ = m.step(state, Pressed("open", "devices"))
     state, _ = m.step(state, GateOpened(opening.ref, ok=True))
     assert state.screen is Screen.DEVICES and state.notice is None and state.gate_ref == ""
 
 
 def test_without_a_gate_staff_mode_does_not_offer_it_and_ignores_the_press() -> None:
-    m, state = staff(gate=False)
+    m = staff_machine(gate=False)
+    state = logged_in(m)
     assert not state.offers(OPEN_GATE)
     assert m.step(state, Pressed("open_gate")) == (state, [])
     closed, _ = StaffMachine(lambda pin: True, gate=True).start()
@@ -357,19 +329,22 @@ def test_without_a_gate_staff_mode_does_not_offer_it_and_ignores_the_press() -> 
 # --- the stations ----------------------------------------------------------------------------------------
 
 
-def test_at_the_kiosk_the_station_routes_the_answer_to_staff_and_the_sessions_own_to_no_one() -> None:
-    session = PatronSessionMachine(NEVER)
-    station = KioskStationMachine(session, StaffMachine(lambda pin: pin == STAFF_PIN, gate=True),
-                                  offline_mode="checkin", languages=("en",))
-    state, _ = station.start()
-    for event in (Pressed("staff"), PinEntered(STAFF_PIN)):
-        state, _ = station.step(state, event)
-    state, commands = station.step(state, Pressed("open_gate"))
-    (opening,) = [c for c in commands if isinstance(c, OpenGate)]
-    before = state
-    assert station.step(state, GateOpened("gate-3", ok=True)) == (before, [])  # a session's answer: nothing to do
-    state, _ = station.step(state, GateOpened(opening.ref, ok=True))
-    assert state.staff.notice == ("staff.gate_opened", {}) and state.session == before.session
+def test_at_the_kiosk_the_station_routes_staffs_answer_to_staff_and_the_patrons_to_the_session() -> None:
+    s = Station(KioskStationMachine(PatronSessionMachine(NEVER, gate=True), staff_machine(gate=True),
+                                    offline_mode="checkin", languages=("en",)))
+    s.identify()
+    s.feed(on_pad(tag("A", 1)))
+    security = s.only(SetSecurity, s.feed(LoanAnswered(s.only(CheckOut, s.log).ref, lent("A"))))
+    s.feed(SecuritySet(security.ref, ok=True), on_pad())
+    patrons = s.only(OpenGate, s.feed(Pressed("finish")))
+    s.log_in()
+    staffs = s.only(OpenGate, s.feed(Pressed("open_gate")))
+    before = s.state
+    assert s.machine.step(before, GateOpened("gate-3", ok=True)) == (before, [])  # nobody's: nothing to do
+    s.feed(GateOpened(staffs.ref, ok=True))
+    assert s.state.staff.notice == ("staff.gate_opened", {}) and s.state.session == before.session
+    s.feed(GateOpened(patrons.ref, ok=False, detail="GPIO closed"))
+    assert s.state.session.notice == Message("gate.not_opened") and s.state.staff.notice == ("staff.gate_opened", {})
 
 
 def test_the_returns_bin_never_opens_the_gate() -> None:
@@ -383,14 +358,13 @@ def test_the_returns_bin_never_opens_the_gate() -> None:
     for n, answer in enumerate(answers):
         state, commands = station.step(state, ItemDropped(f"d{n}", answer.item_id, (bytes([n]),)))
         issued += commands
-        (checkin,) = [c for c in commands if isinstance(c, CheckIn)]
-        pending: list[Event] = [ReturnAnswered(checkin.ref, answer)]
+        pending: list[Event] = [ReturnAnswered(only(CheckIn, commands).ref, answer)]
         while pending:  # the devices answer every command, as the runner would
             state, commands = station.step(state, pending.pop(0))
             issued += commands
-            pending += [SecuritySet(c.ref, ok=True) for c in commands if isinstance(c, SetSecurity)]
-            pending += [Printed(c.ref, ok=True) for c in commands if isinstance(c, PrintSlip)]
-            pending += [Routed(c.ref, ok=True) for c in commands if isinstance(c, RouteToBin)]
+            pending += [SecuritySet(c.ref, ok=True) for c in all_of(SetSecurity, commands)]
+            pending += [Printed(c.ref, ok=True) for c in all_of(PrintSlip, commands)]
+            pending += [Routed(c.ref, ok=True) for c in all_of(RouteToBin, commands)]
     assert state.returns.routed_total == len(answers)  # every drop reached its bin
-    assert not [c for c in issued if isinstance(c, OpenGate)]
+    assert not all_of(OpenGate, issued)
     assert not state.staff.offers(OPEN_GATE)

@@ -21,6 +21,8 @@ from kiosk.circulation.commands import CheckIn, CheckOut, LookUpPatron, PrintRec
 from kiosk.circulation.events import (
     BinFull,
     DeviceStatus,
+    GateAlarm,
+    GateOpened,
     IlsFailed,
     IlsHealth,
     LoanAnswered,
@@ -121,6 +123,18 @@ def test_reports_and_states_become_component_offline_paper_and_bin_gauges() -> N
     report = metrics.health_report()
     assert report["status"] == "degraded" and report["components"]["reader"] == {"state": "down",
                                                                                   "reason": "port gone"}
+
+
+def test_gate_alarms_and_a_barrier_that_did_not_open_are_counted() -> None:
+    metrics = KioskMetrics(process=False)
+    assert value(metrics, "kiosk_gate_events_total", event="alarm") == 0  # both series exist from the start
+    assert value(metrics, "kiosk_gate_events_total", event="not_opened") == 0
+    metrics.observe_step(GateAlarm(1.0), KioskState(), ())
+    metrics.observe_step(GateAlarm(2.0), KioskState(), ())
+    metrics.observe_step(GateOpened("gate-3", ok=True), KioskState(), ())
+    metrics.observe_step(GateOpened("gate-9", ok=False, detail="GPIO gate (pin 17) not open"), KioskState(), ())
+    assert value(metrics, "kiosk_gate_events_total", event="alarm") == 2
+    assert value(metrics, "kiosk_gate_events_total", event="not_opened") == 1
 
 
 def test_paper_state_and_safe_reason() -> None:
