@@ -218,7 +218,7 @@ class KioskStationMachine:
             if isinstance(event, IlsHealth):
                 state = replace(state, online=event.connected)
             return self._both(state, event)
-        if isinstance(event, GateOpened) and event.ref == state.session.gate_ref:
+        if isinstance(event, GateOpened) and state.session.gate_ref and event.ref == state.session.gate_ref:
             return self._to_session(state, event)  # the patron's own barrier, opened as they left
         if _for_staff(event):
             return self._to_staff(state, event)
