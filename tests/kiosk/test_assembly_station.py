@@ -129,18 +129,9 @@ def test_in_pulse_mode_the_exit_barrier_opens_once_when_a_patron_leaves_with_a_b
         ready = station.wait_for(lambda s: s.session.phase is Phase.IDLE and device(s, "reader") == "ok", WAIT)
         assert ready.staff.offers(OPEN_GATE)  # staff may open it too: a gate that opens on request is wired
         relay.clear_states()
-        world.place(patron.id)
-        station.wait_for(lambda s: s.session.phase is Phase.PIN, WAIT)
-        station.submit(PinEntered(patron.pin))
-        station.wait_for(lambda s: s.session.phase is Phase.ACTIVE, WAIT)
-        world.lift(patron.id)
-        world.place(book)
-        station.wait_for(lambda s: borrowed(s).get(book) is RowState.DONE, WAIT)
-        world.lift(book)
+        _lend(station, world, patron, book)
         assert [s.state for s in relay.states] == [False]  # nothing opened while the patron is at the kiosk
-        station.submit(Pressed("finish"))
-        station.wait_for(lambda s: s.session.phase is Phase.RECEIPT, WAIT)
-        station.submit(Pressed("receipt_none"))
+        _leave(station)
         station.wait_for(lambda s: s.session.phase is Phase.IDLE, WAIT)
         assert wait_until(lambda: len(relay.states) >= 3 and not world.pins.gate(), WAIT)
         assert station.runner.wait_idle(WAIT)
@@ -148,8 +139,8 @@ def test_in_pulse_mode_the_exit_barrier_opens_once_when_a_patron_leaves_with_a_b
     assert world.ils.library.applied("11", item=book) == 1
 
 
-def _lend_and_leave(station: Station, world: DemoHardware, book: str) -> None:
-    patron = S.PATRON_CLEAN
+def _lend(station: Station, world: DemoHardware, patron: S.SamplePatron, book: str) -> None:
+    """The patron's card and PIN, then ``book`` on the pad until it is lent, and everything lifted."""
     world.place(patron.id)
     station.wait_for(lambda s: s.session.phase is Phase.PIN, WAIT)
     station.submit(PinEntered(patron.pin))
@@ -158,6 +149,10 @@ def _lend_and_leave(station: Station, world: DemoHardware, book: str) -> None:
     world.place(book)
     station.wait_for(lambda s: borrowed(s).get(book) is RowState.DONE, WAIT)
     world.lift(book)
+
+
+def _leave(station: Station) -> None:
+    """"Finish", no receipt: the session ends."""
     station.submit(Pressed("finish"))
     station.wait_for(lambda s: s.session.phase is Phase.RECEIPT, WAIT)
     station.submit(Pressed("receipt_none"))
@@ -172,7 +167,8 @@ def test_when_the_barrier_relay_fails_the_patron_leaving_is_told_to_ask_staff(wo
             raise RuntimeError("gpiochip0 line 17: device or resource busy")
 
         station.gpio.board._devices["gate"].blink = broken  # the relay's line fails as the patron leaves
-        _lend_and_leave(station, world, book)
+        _lend(station, world, S.PATRON_CLEAN, book)
+        _leave(station)
         left = station.wait_for(lambda s: s.session.phase is Phase.IDLE and s.session.notice is not None, WAIT)
         assert left.session.notice is not None and left.session.notice.id == "gate.not_opened"
         assert station.wait_for(lambda s: device(s, "gpio") in ("warning", "failed"), WAIT)  # and IT sees why
@@ -188,7 +184,8 @@ def test_a_held_gate_is_not_asked_to_open_for_a_patron(world: DemoHardware) -> N
         assert wait_until(world.pins.gate, WAIT)  # held open: in service
         commands: list[str] = []
         station.on_step(lambda event, state, issued: commands.extend(type(c).__name__ for c in issued))
-        _lend_and_leave(station, world, book)
+        _lend(station, world, S.PATRON_CLEAN, book)
+        _leave(station)
         left = station.wait_for(lambda s: s.session.phase is Phase.IDLE, WAIT)
         assert station.runner.wait_idle(WAIT)
     assert "EndPatronSession" in commands and "OpenGate" not in commands
