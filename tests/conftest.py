@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+if TYPE_CHECKING:
+    from hardware_mocks.ils import IlsSimulator
 
 # CI runs the same examples every time (a red CI must be reproducible, not a lucky draw), and no
 # test fails for being slow on a loaded 2-core machine: timing never decides a test here.
@@ -38,3 +44,22 @@ os.environ.setdefault("KIVY_USE_DEFAULTCONFIG", "1")
 
 #: Where UI tests keep their screenshots (CI keeps the folder as test artifacts).
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts")
+
+
+@pytest.fixture(scope="module")
+def ils_server() -> Iterator[IlsSimulator]:
+    """One simulated ILS (a real SIP2 server on loopback) per test module: cheaper than one per test."""
+    from hardware_mocks.ils import IlsSimulator  # imported here: Kivy's environment above comes first
+
+    with IlsSimulator() as server:
+        yield server
+
+
+@pytest.fixture
+def sim(ils_server: IlsSimulator) -> Iterator[IlsSimulator]:
+    """The module's simulated ILS as each test wants it: a fresh sample library and no faults, and
+    listening again after a test that stopped it. A module's own ``sim`` fixture takes precedence."""
+    ils_server.reset()
+    yield ils_server
+    ils_server.faults.reset()
+    ils_server.start()

@@ -25,19 +25,6 @@ from kiosk.ils.gateway import SipGateway, answer
 from sip2.client import ClientConfig, SIP2Pool
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[IlsSimulator]:
-    with IlsSimulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(server: IlsSimulator) -> Iterator[IlsSimulator]:
-    server.reset()
-    yield server
-    server.faults.reset()
-
-
 def client_config(host: str, port: int) -> ClientConfig:
     return ClientConfig(host=host, port=port, username=S.LOGIN_USER, password=S.LOGIN_PASSWORD,
                         institution_id=S.INSTITUTION, timeout=2.0, connect_timeout=2.0, heartbeat_interval=3600)

@@ -35,20 +35,6 @@ class Clock:
         return self.t
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[IlsSimulator]:
-    with IlsSimulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(server: IlsSimulator) -> Iterator[IlsSimulator]:
-    server.reset()
-    yield server
-    server.faults.reset()
-    server.start()  # a test that stopped it
-
-
 @pytest.fixture
 def journal(tmp_path: Path) -> Iterator[Journal]:
     with Journal.open(tmp_path / "journal.sqlite") as j:
@@ -491,48 +477,45 @@ def test_a_lost_checkout_that_was_not_applied_is_recorded_as_failed_not_sent_aga
     assert sim.library.count(message="11", item=book) == 0
 
 
-def settling_while_waiting(sim: IlsSimulator, journal: Journal, clock: Clock, slept: list[float]) -> JournaledGateway:
-    """An open gateway that asks about a lost checkout for up to 3 s, its sleeps recorded in ``slept``."""
+@pytest.fixture
+def waiting(sim: IlsSimulator, journal: Journal, clock: Clock) -> Iterator[tuple[JournaledGateway, list[float]]]:
+    """An open gateway that asks about a lost checkout for up to 3 s, and the sleeps it took; the
+    checkout's answer is lost after the ILS applied it."""
+    slept: list[float] = []
     gw = make(sim, journal, clock, settle_retry_seconds=3.0, sleep=slept.append, mode="checkin_and_checkout")
     gw.open()
-    return gw
+    sim.faults.drop(code="11", when=When.AFTER_APPLY)
+    try:
+        yield gw, slept
+    finally:
+        gw.close()
 
 
 def test_a_lost_checkout_the_line_drops_again_is_settled_while_the_patron_waits(
-    sim: IlsSimulator, journal: Journal, clock: Clock
+    sim: IlsSimulator, journal: Journal, waiting: tuple[JournaledGateway, list[float]]
 ) -> None:
     # The simulated day: an answer lost, the question about it lost too (the line dropped again), and
     # the ILS answering a second later. The patron, still at the pad, hears "lent", not "see staff".
-    slept: list[float] = []
-    gw = settling_while_waiting(sim, journal, clock, slept)
-    try:
-        patron, book = S.PATRON_CLEAN, S.AVAILABLE_BOOKS[2]
-        sim.faults.drop(code="11", when=When.AFTER_APPLY)
-        sim.faults.drop(code="17", times=2)  # the gateway's question and the client's one resend
-        answer = gw.check_out(CheckOut("co-1", patron.id, book, patron.pin))
-        assert isinstance(answer, LoanAnswered) and answer.answer.ok and not answer.answer.offline, answer
-        assert answer.answer.due and answer.answer.title
-        (row,) = journal.transactions()
-        assert row.state is State.CONFIRMED and row.resolved_by, row
-        assert sim.library.applied("11", item=book) == 1  # asked, never sent again
-        assert slept and sum(slept) <= 3.0
-    finally:
-        gw.close()
+    gw, slept = waiting
+    patron, book = S.PATRON_CLEAN, S.AVAILABLE_BOOKS[2]
+    sim.faults.drop(code="17", times=2)  # the gateway's question and the client's one resend
+    answer = gw.check_out(CheckOut("co-1", patron.id, book, patron.pin))
+    assert isinstance(answer, LoanAnswered) and answer.answer.ok and not answer.answer.offline, answer
+    assert answer.answer.due and answer.answer.title
+    (row,) = journal.transactions()
+    assert row.state is State.CONFIRMED and row.resolved_by, row
+    assert sim.library.applied("11", item=book) == 1  # asked, never sent again
+    assert slept and sum(slept) <= 3.0
 
 
 def test_a_lost_checkout_that_cannot_be_asked_about_goes_to_staff_after_the_wait(
-    sim: IlsSimulator, journal: Journal, clock: Clock
+    sim: IlsSimulator, journal: Journal, waiting: tuple[JournaledGateway, list[float]]
 ) -> None:
-    slept: list[float] = []
-    gw = settling_while_waiting(sim, journal, clock, slept)
-    try:
-        patron, book = S.PATRON_CLEAN, S.AVAILABLE_BOOKS[2]
-        sim.faults.drop(code="11", when=When.AFTER_APPLY)
-        sim.faults.drop(code="17", times=None)
-        answer = gw.check_out(CheckOut("co-1", patron.id, book, patron.pin))
-        assert isinstance(answer, IlsFailed) and answer.failure.kind is FailureKind.OUTCOME_UNKNOWN
-        assert slept == [0.25, 0.5, 1.0]  # 1.75 s of asking, then staff; the heartbeat asks on
-        (row,) = journal.transactions()
-        assert row.state is State.SENDING
-    finally:
-        gw.close()
+    gw, slept = waiting
+    patron, book = S.PATRON_CLEAN, S.AVAILABLE_BOOKS[2]
+    sim.faults.drop(code="17", times=None)
+    answer = gw.check_out(CheckOut("co-1", patron.id, book, patron.pin))
+    assert isinstance(answer, IlsFailed) and answer.failure.kind is FailureKind.OUTCOME_UNKNOWN
+    assert slept == [0.25, 0.5, 1.0]  # 1.75 s of asking, then staff; the heartbeat asks on
+    (row,) = journal.transactions()
+    assert row.state is State.SENDING

@@ -43,19 +43,6 @@ SCHEME = SecurityScheme()
 ON_LOAN = SCHEME.wanted(SecurityState.ON_LOAN)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[IlsSimulator]:
-    with IlsSimulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def ils(server: IlsSimulator) -> Iterator[IlsSimulator]:
-    server.reset()
-    yield server
-    server.faults.reset()
-
-
 @pytest.fixture(autouse=True)
 def no_thread_leaks() -> Iterator[None]:
     """Every thread a test starts is gone after it (the ILS's per-connection threads end once they
@@ -68,8 +55,8 @@ def no_thread_leaks() -> Iterator[None]:
     assert threading.active_count() == before, [t.name for t in threading.enumerate()]
 
 
-def client_config(ils: IlsSimulator) -> ClientConfig:
-    host, port = ils.address
+def client_config(sim: IlsSimulator) -> ClientConfig:
+    host, port = sim.address
     return ClientConfig(host=host, port=port, username=S.LOGIN_USER, password=S.LOGIN_PASSWORD,
                         institution_id=S.INSTITUTION, timeout=3.0, heartbeat_interval=3600)
 
@@ -93,14 +80,14 @@ class Kiosk:
 
 
 @pytest.fixture
-def build(ils: IlsSimulator) -> Iterator[Callable[..., Kiosk]]:
+def build(sim: IlsSimulator) -> Iterator[Callable[..., Kiosk]]:
     kiosks: list[Kiosk] = []
 
     def make(machine, *, sessions: int = 4, on_event: Callable[[Runner], Callable] = lambda r: watcher_feed(r.submit),
              watcher_settings: WatcherSettings | None = None) -> Kiosk:
         pad = VirtualPad(scheme=SCHEME).start()
         reader = SharedReader(FeigReader(pad.path))
-        gateway = SipGateway(SIP2Pool(client_config(ils), size=sessions))
+        gateway = SipGateway(SIP2Pool(client_config(sim), size=sessions))
         printer, diverter = MemoryPrinter(), MemoryDiverter()
         runner = Runner(machine, gateway=gateway, tags=TagSecurity(reader, SCHEME),
                         outputs=Outputs(printer=printer, diverter=diverter))
@@ -138,7 +125,7 @@ def security_of(pad: VirtualPad) -> dict[tuple[str, int], SecurityState | None]:
 # -- patron sessions ---------------------------------------------------------------------------------
 
 
-def test_card_pin_stack_refusal_and_receipt(ils: IlsSimulator, build) -> None:
+def test_card_pin_stack_refusal_and_receipt(sim: IlsSimulator, build) -> None:
     patron = S.PATRON_VALID
     books = list(S.AVAILABLE_BOOKS[:3])
     kiosk = build(PatronSessionMachine(CirculationSettings(pin_required=True, receipt="ask")))
@@ -157,8 +144,8 @@ def test_card_pin_stack_refusal_and_receipt(ils: IlsSimulator, build) -> None:
     refused = state.row(RowKind.BORROW, S.ITEM_ON_HOLD_FOR_OTHER)
     assert refused.state is RowState.REFUSED and refused.message.args["ils"] == ("Item is on hold for another patron",)
     # the world agrees: the ILS lent exactly the three, and only their alarms are off
-    assert [ils.library.applied("11", item=i) for i in books] == [1, 1, 1]
-    assert ils.library.count(message="11", item=S.ITEM_ON_HOLD_FOR_OTHER, applied=True) == 0
+    assert [sim.library.applied("11", item=i) for i in books] == [1, 1, 1]
+    assert sim.library.count(message="11", item=S.ITEM_ON_HOLD_FOR_OTHER, applied=True) == 0
     assert security_of(kiosk.pad) == {
         **{(i, 1): SecurityState.ON_LOAN for i in books},
         (S.ITEM_ON_HOLD_FOR_OTHER, 1): SecurityState.IN_LIBRARY,
@@ -179,7 +166,7 @@ def test_card_pin_stack_refusal_and_receipt(ils: IlsSimulator, build) -> None:
     assert after.patron_id == "" and after.pin is None and after.account is None and after.rows == ()
 
 
-def test_rfid_card_and_a_set_held_until_its_last_part_is_on_the_pad(ils: IlsSimulator, build) -> None:
+def test_rfid_card_and_a_set_held_until_its_last_part_is_on_the_pad(sim: IlsSimulator, build) -> None:
     patron = S.PATRON_CLEAN
     kiosk = build(PatronSessionMachine(CirculationSettings(pin_required=False, incomplete_sets="require_all")))
 
@@ -188,22 +175,22 @@ def test_rfid_card_and_a_set_held_until_its_last_part_is_on_the_pad(ils: IlsSimu
     kiosk.pad.place_set(S.ITEM_AUDIOBOOK_SET, present=(1, 2))
     waiting = kiosk.wait_for(lambda s: rows_of(s).get(S.ITEM_AUDIOBOOK_SET) is RowState.WAITING)
     assert waiting.rows[0].message.args["missing"] == (3,)
-    assert ils.library.count(message="11", item=S.ITEM_AUDIOBOOK_SET) == 0  # not even asked
+    assert sim.library.count(message="11", item=S.ITEM_AUDIOBOOK_SET) == 0  # not even asked
 
     kiosk.pad.place_item(S.ITEM_AUDIOBOOK_SET, part=3)
     kiosk.wait_for(lambda s: rows_of(s).get(S.ITEM_AUDIOBOOK_SET) is RowState.DONE)
-    assert ils.library.applied("11", item=S.ITEM_AUDIOBOOK_SET) == 1
+    assert sim.library.applied("11", item=S.ITEM_AUDIOBOOK_SET) == 1
     assert security_of(kiosk.pad) == {(S.ITEM_AUDIOBOOK_SET, n): SecurityState.ON_LOAN for n in (1, 2, 3)}
 
 
-def test_a_book_lifted_during_the_security_write_is_never_done_until_put_back(ils: IlsSimulator, build) -> None:
+def test_a_book_lifted_during_the_security_write_is_never_done_until_put_back(sim: IlsSimulator, build) -> None:
     patron = S.PATRON_CLEAN
     book = S.AVAILABLE_BOOKS[5]
     kiosk = build(PatronSessionMachine(CirculationSettings(pin_required=False)))
     kiosk.pad.place_patron_card(patron.id)
     kiosk.wait_for(lambda s: s.phase is Phase.ACTIVE)
 
-    ils.faults.latency(0.3, code="11")  # time to take hold of the book while the ILS thinks
+    sim.faults.latency(0.3, code="11")  # time to take hold of the book while the ILS thinks
     tag = kiosk.pad.place_item(book)
     kiosk.wait_for(lambda s: rows_of(s).get(book) is RowState.ASKING)
     kiosk.pad.simulator.leave_after(tag.uid, 1)  # the tag hears one more command, then it is gone
@@ -214,10 +201,10 @@ def test_a_book_lifted_during_the_security_write_is_never_done_until_put_back(il
     kiosk.pad.place_item(book)  # the patron puts it back: the same tag, alarm still armed
     kiosk.wait_for(lambda s: rows_of(s).get(book) is RowState.DONE)
     assert security_of(kiosk.pad) == {(book, 1): SecurityState.ON_LOAN}
-    assert ils.library.applied("11", item=book) == 1
+    assert sim.library.applied("11", item=book) == 1
 
 
-def test_a_book_put_back_before_the_pad_saw_it_go_is_secured_by_the_retry(ils: IlsSimulator, build) -> None:
+def test_a_book_put_back_before_the_pad_saw_it_go_is_secured_by_the_retry(sim: IlsSimulator, build) -> None:
     """The patron lifts the book during the security write and puts it straight back. The watcher
     here takes a minute to believe a departure, so the kiosk never sees the book leave and no new pad
     comes: only the session's own retry timer can finish the job."""
@@ -233,7 +220,7 @@ def test_a_book_put_back_before_the_pad_saw_it_go_is_secured_by_the_retry(ils: I
     kiosk.pad.place_patron_card(patron.id)
     kiosk.wait_for(lambda s: s.phase is Phase.ACTIVE)
 
-    ils.faults.latency(0.3, code="11")
+    sim.faults.latency(0.3, code="11")
     tag = kiosk.pad.place_item(book)
     kiosk.wait_for(lambda s: rows_of(s).get(book) is RowState.ASKING)
     same_tag = kiosk.pad.simulator.tag(tag.uid)
@@ -244,26 +231,26 @@ def test_a_book_put_back_before_the_pad_saw_it_go_is_secured_by_the_retry(ils: I
 
     kiosk.wait_for(lambda s: rows_of(s).get(book) is RowState.DONE)
     assert security_of(kiosk.pad) == {(book, 1): SecurityState.ON_LOAN}
-    assert ils.library.applied("11", item=book) == 1
+    assert sim.library.applied("11", item=book) == 1
     seen_with_book = [book in e.pad.item_ids() for e in pads]
     assert True in seen_with_book and all(seen_with_book[seen_with_book.index(True):])  # never seen gone
 
 
-def test_a_checkout_whose_answer_was_lost_is_settled_not_repeated(ils: IlsSimulator, build) -> None:
+def test_a_checkout_whose_answer_was_lost_is_settled_not_repeated(sim: IlsSimulator, build) -> None:
     patron = S.PATRON_CLEAN
     books = list(S.AVAILABLE_BOOKS[6:10])
     kiosk = build(PatronSessionMachine(CirculationSettings(pin_required=False)))
     kiosk.pad.place_patron_card(patron.id)
     kiosk.wait_for(lambda s: s.phase is Phase.ACTIVE)
 
-    ils.faults.drop(code="11", when=When.AFTER_APPLY)  # the first checkout is applied, its answer lost
+    sim.faults.drop(code="11", when=When.AFTER_APPLY)  # the first checkout is applied, its answer lost
     for book in books:
         kiosk.pad.place_item(book)
     kiosk.wait_for(settled(books))
     state = kiosk.runner.snapshot()
     assert {i: rows_of(state)[i] for i in books} == dict.fromkeys(books, RowState.DONE)
-    assert [ils.library.count(message="11", item=b) for b in books] == [1, 1, 1, 1]  # no resend, no renewal
-    assert [f.action for f in ils.faults.fired] == ["drop"]
+    assert [sim.library.count(message="11", item=b) for b in books] == [1, 1, 1, 1]  # no resend, no renewal
+    assert [f.action for f in sim.faults.fired] == ["drop"]
 
 
 # -- the returns bin ---------------------------------------------------------------------------------
@@ -306,8 +293,8 @@ def drop_plan() -> tuple[list[str], dict[str, int]]:
     return plan, expected
 
 
-def test_a_returns_bin_run_of_100_items(ils: IlsSimulator, build) -> None:
-    with SIP2Client(client_config(ils)) as client:
+def test_a_returns_bin_run_of_100_items(sim: IlsSimulator, build) -> None:
+    with SIP2Client(client_config(sim)) as client:
         for item in LENT:
             assert client.checkout(S.PATRON_CLEAN.id, item, no_block=True).ok
     settings = ReturnsSettings(sort_bins={"4": "media"})
@@ -356,5 +343,5 @@ def test_a_returns_bin_run_of_100_items(ils: IlsSimulator, build) -> None:
     slips = sorted(kind for kind, _ in kiosk.printer.printed)
     assert slips == ["hold", "hold", "transit", "transit"]
     # the ILS saw each lent item come back once and every later drop as "not on loan"
-    assert all(ils.library.count(message="09", item=i, outcome="checked_in") == 1 for i in LENT)
-    assert all(ils.library.count(message="09", item=b, outcome="not_on_loan") == 2 for b in S.AVAILABLE_BOOKS)
+    assert all(sim.library.count(message="09", item=i, outcome="checked_in") == 1 for i in LENT)
+    assert all(sim.library.count(message="09", item=b, outcome="not_on_loan") == 2 for b in S.AVAILABLE_BOOKS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,19 +13,6 @@ from hardware_mocks.ils import scenarios as S
 from sip2.client import ClientConfig, SIP2Client, SIP2Pool
 from sip2.errors import ChecksumError, LoginFailed, OutcomeUnknown, SIP2DecodeError
 from sip2.fields import AlertType, CirculationStatus, Summary
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[IlsSimulator]:
-    with IlsSimulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(server: IlsSimulator) -> Iterator[IlsSimulator]:
-    server.reset()
-    yield server
-    server.faults.reset()
 
 
 def config(sim: IlsSimulator, **overrides) -> ClientConfig:

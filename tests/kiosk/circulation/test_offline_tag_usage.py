@@ -43,19 +43,6 @@ REF_TAG = tag(REFERENCE, 1, usage="not_for_circulation")
 BOOK_TAG = tag(BOOK, 2, usage="circulating_item")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[IlsSimulator]:
-    with IlsSimulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def ils(server: IlsSimulator) -> Iterator[IlsSimulator]:
-    server.reset()
-    yield server
-    server.start()  # a test that stopped it
-
-
 @pytest.fixture
 def journal(tmp_path: Path) -> Iterator[Journal]:
     with Journal.open(tmp_path / "journal.sqlite") as j:
@@ -63,8 +50,8 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 
 
 @pytest.fixture
-def gateway(ils: IlsSimulator, journal: Journal) -> Iterator[JournaledGateway]:
-    config = ClientConfig(host=ils.host, port=ils.port, username=S.LOGIN_USER, password=S.LOGIN_PASSWORD,
+def gateway(sim: IlsSimulator, journal: Journal) -> Iterator[JournaledGateway]:
+    config = ClientConfig(host=sim.host, port=sim.port, username=S.LOGIN_USER, password=S.LOGIN_PASSWORD,
                           institution_id=S.INSTITUTION, timeout=2.0, connect_timeout=1.0, heartbeat_interval=3600)
     gw = JournaledGateway(SIP2Pool(config, size=1), journal,
                           OfflineSettings(mode="checkin_and_checkout", patron_pattern=r"2\d{13}"), now=lambda: NOW,
@@ -104,9 +91,9 @@ class Kiosk:
 
 
 def test_offline_a_reference_copys_tag_gets_it_refused_with_its_reason_and_nothing_journaled(
-    ils: IlsSimulator, gateway: JournaledGateway, journal: Journal
+    sim: IlsSimulator, gateway: JournaledGateway, journal: Journal
 ) -> None:
-    ils.stop()
+    sim.stop()
     kiosk = Kiosk(gateway)
     assert kiosk.identified().account.offline
     commands = kiosk.step(on_pad(REF_TAG, BOOK_TAG))
@@ -127,13 +114,13 @@ def test_offline_a_reference_copys_tag_gets_it_refused_with_its_reason_and_nothi
 
 
 def test_the_ils_found_away_during_the_checkout_refuses_the_reference_copy_too(
-    ils: IlsSimulator, gateway: JournaledGateway, journal: Journal
+    sim: IlsSimulator, gateway: JournaledGateway, journal: Journal
 ) -> None:
     """Online when the session began, the ILS gone by the time the book is put down: the checkout's
     intent was journaled, the offline policy takes over, and it is not queued."""
     kiosk = Kiosk(gateway)
     assert not kiosk.identified().account.offline
-    ils.stop()
+    sim.stop()
     kiosk.step(on_pad(REF_TAG))
     assert kiosk.state.row(RowKind.BORROW, REFERENCE).message.id == LIBRARY_USE_ONLY
     assert [(t.kind, t.mode, t.state) for t in journal.transactions()] == [(Kind.CHECKOUT, Mode.ONLINE, State.FAILED)]
@@ -141,7 +128,7 @@ def test_the_ils_found_away_during_the_checkout_refuses_the_reference_copy_too(
 
 
 def test_online_the_ils_decides_whatever_the_tag_says(
-    ils: IlsSimulator, gateway: JournaledGateway, journal: Journal
+    sim: IlsSimulator, gateway: JournaledGateway, journal: Journal
 ) -> None:
     kiosk = Kiosk(gateway)
     kiosk.identified()
@@ -152,18 +139,18 @@ def test_online_the_ils_decides_whatever_the_tag_says(
     assert "Item not for loan" in render(reference.message)  # the ILS's own words
     book = kiosk.state.row(RowKind.BORROW, BOOK)
     assert book.confirmed and not book.offline
-    assert ils.library.count(message="11", item=REFERENCE) == 1  # asked, as before
-    assert ils.library.count(message="11", item=BOOK, applied=True) == 1
+    assert sim.library.count(message="11", item=REFERENCE) == 1  # asked, as before
+    assert sim.library.count(message="11", item=BOOK, applied=True) == 1
     assert [(t.item_id, t.state) for t in journal.transactions()] == [
         (REFERENCE, State.REFUSED), (BOOK, State.CONFIRMED),
     ]
 
 
 def test_offline_a_scanned_item_has_no_tag_to_speak_for_it_and_goes_by_the_policy(
-    ils: IlsSimulator, gateway: JournaledGateway, journal: Journal
+    sim: IlsSimulator, gateway: JournaledGateway, journal: Journal
 ) -> None:
     """A barcode says nothing about usage: only the ILS knows, and it is away (the replay may be refused)."""
-    ils.stop()
+    sim.stop()
     kiosk = Kiosk(gateway)
     kiosk.identified()
     kiosk.step(ItemScanned(REFERENCE))
